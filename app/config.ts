@@ -1,0 +1,108 @@
+// The one validated configuration of touchstream: defaults, environment variables and CLI flags, parsed once at start.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { TouchstreamError } from '../schemas/errors.ts';
+
+const MINUTE = 60_000;
+
+const list = z.union([z.array(z.string()), z.string().transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))]);
+const number = z.coerce.number();
+
+export const configSchema = z.object({
+  /** Where the embedded engine keeps its data (chDB tables, the local schema registry). */
+  dataDir: z.string().min(1).default('.touchstream'),
+  /** The log: the in-process one (no servers), or Kafka through node-rdkafka (fast path) or kafkajs (pure JS). */
+  transport: z.enum(['memory', 'rdkafka', 'kafkajs']).optional(),
+  kafka: z
+    .object({
+      brokers: list.default([]),
+      clientId: z.string().default('touchstream'),
+      groupId: z.string().default('touchstream'),
+      inputTopic: z.string().default('touchstream.events'),
+      partitions: number.pipe(z.number().int().min(1)).default(4),
+    })
+    .prefault({}),
+  clickhouse: z
+    .object({
+      /** HTTP URL of a ClickHouse server; without one, embedded chDB in the data directory. */
+      url: z.url().optional(),
+      username: z.string().default('default'),
+      password: z.string().default(''),
+      database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier').default('touchstream'),
+      /** `legacy` for servers older than 20.x (no DateTime64, TTL, LowCardinality), e.g. 18.16. */
+      dialect: z.enum(['modern', 'legacy']).default('modern'),
+      retentionDays: number.pipe(z.number().int().min(1)).default(395),
+    })
+    .prefault({}),
+  session: z
+    .object({
+      gapMs: number.pipe(z.number().int().min(1)).default(30 * MINUTE),
+      outOfOrdernessMs: number.pipe(z.number().int().min(0)).default(5000),
+      idleTimeoutMs: number.pipe(z.number().int().min(1)).default(30_000),
+    })
+    .prefault({}),
+  /** How long event ids are remembered for dedup, in event time. */
+  dedupHorizonMs: number.pipe(z.number().int().min(0)).default(60 * MINUTE),
+  maxPayloadBytes: number.pipe(z.number().int().min(1)).default(1_000_000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables and the config path each one sets. */
+const ENVIRONMENT: Record<string, string> = {
+  TOUCHSTREAM_DATA_DIR: 'dataDir',
+  TOUCHSTREAM_TRANSPORT: 'transport',
+  TOUCHSTREAM_KAFKA_BROKERS: 'kafka.brokers',
+  TOUCHSTREAM_KAFKA_GROUP_ID: 'kafka.groupId',
+  TOUCHSTREAM_INPUT_TOPIC: 'kafka.inputTopic',
+  TOUCHSTREAM_KAFKA_PARTITIONS: 'kafka.partitions',
+  TOUCHSTREAM_CLICKHOUSE_URL: 'clickhouse.url',
+  TOUCHSTREAM_CLICKHOUSE_USER: 'clickhouse.username',
+  TOUCHSTREAM_CLICKHOUSE_PASSWORD: 'clickhouse.password',
+  TOUCHSTREAM_CLICKHOUSE_DATABASE: 'clickhouse.database',
+  TOUCHSTREAM_CLICKHOUSE_DIALECT: 'clickhouse.dialect',
+  TOUCHSTREAM_SESSION_GAP_MS: 'session.gapMs',
+  TOUCHSTREAM_OUT_OF_ORDERNESS_MS: 'session.outOfOrdernessMs',
+  TOUCHSTREAM_IDLE_TIMEOUT_MS: 'session.idleTimeoutMs',
+  TOUCHSTREAM_LOG_LEVEL: 'logLevel',
+};
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+  node[parts.at(-1)!] = value;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
+        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+/** Parses the configuration: explicit values (flags) win over environment variables, which win over defaults. */
+export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [variable, path] of Object.entries(ENVIRONMENT)) if (env[variable]) setPath(fromEnv, path, env[variable]);
+  const parsed = configSchema.safeParse(merge(fromEnv, overrides as Record<string, unknown>));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new TouchstreamError('invalid_config', `invalid configuration: ${problems}`);
+  }
+  const config = parsed.data;
+  config.dataDir = resolve(config.dataDir);
+  config.transport ??= config.kafka.brokers.length > 0 ? 'rdkafka' : 'memory';
+  if (config.transport !== 'memory' && config.kafka.brokers.length === 0) {
+    throw new TouchstreamError('invalid_config', `invalid configuration: kafka.brokers: transport ${config.transport} needs brokers (TOUCHSTREAM_KAFKA_BROKERS)`);
+  }
+  return config;
+}

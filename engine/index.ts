@@ -1,0 +1,7 @@
+// The engine's public face: event time, watermarks, session windows, the operator hooks and the job runner.
+export * from './operator.ts';
+export * from './metrics.ts';
+export * from './watermarks.ts';
+export * from './session-windows.ts';
+export * from './runner.ts';
+export * from './seen-set.ts';

@@ -1,0 +1,97 @@
+// Event-time watermarks: per partition (max event time − out-of-orderness) and the global minimum over active partitions.
+
+export interface WatermarkOptions {
+  /** Bounded out-of-orderness: how far behind the largest event time an event may still arrive in order. */
+  outOfOrdernessMs: number;
+  /** Wall-clock time after which a partition with no new event stops holding the watermark back. */
+  idleTimeoutMs: number;
+  /** Wall clock (ms); injectable so tests control idleness. */
+  wallClock: () => number;
+}
+
+interface PartitionTime {
+  maxEventTime: number;
+  /** Raised to the global watermark while the partition idles, so time it missed still counts for it. */
+  floor: number;
+  lastEventWallTime: number;
+}
+
+export class WatermarkTracker {
+  readonly #partitions = new Map<number, PartitionTime>();
+  #current = Number.NEGATIVE_INFINITY;
+  /** When every partition went idle: the wall time and the watermark then, so time moves with the clock. */
+  #allIdleSince: { wallTime: number; watermark: number } | null = null;
+  #ended = false;
+
+  constructor(private readonly options: WatermarkOptions) {}
+
+  /** Sets the partitions this worker owns; new ones start empty (holding time back until they idle). */
+  assign(partitions: readonly number[]): void {
+    const now = this.options.wallClock();
+    for (const partition of [...this.#partitions.keys()]) if (!partitions.includes(partition)) this.#partitions.delete(partition);
+    for (const partition of partitions) {
+      if (!this.#partitions.has(partition)) {
+        this.#partitions.set(partition, { maxEventTime: Number.NEGATIVE_INFINITY, floor: Number.NEGATIVE_INFINITY, lastEventWallTime: now });
+      }
+    }
+  }
+
+  /** The watermark of one partition from the events it has seen so far: deterministic for a given partition prefix. */
+  partitionWatermark(partition: number): number {
+    const time = this.#partitions.get(partition);
+    if (!time) return Number.NEGATIVE_INFINITY;
+    return Math.max(time.maxEventTime - this.options.outOfOrdernessMs, time.floor);
+  }
+
+  /** Records an event's time for its partition; returns the partition watermark from *before* this event. */
+  observe(partition: number, eventTime: number, wallTime: number): number {
+    let time = this.#partitions.get(partition);
+    if (!time) {
+      time = { maxEventTime: Number.NEGATIVE_INFINITY, floor: Number.NEGATIVE_INFINITY, lastEventWallTime: wallTime };
+      this.#partitions.set(partition, time);
+    }
+    const before = Math.max(time.maxEventTime - this.options.outOfOrdernessMs, time.floor);
+    if (eventTime > time.maxEventTime) time.maxEventTime = eventTime;
+    time.lastEventWallTime = wallTime;
+    return before;
+  }
+
+  /** Bounded input is over: the watermark goes to infinity and every window closes. */
+  endOfInput(): void {
+    this.#ended = true;
+  }
+
+  /** The global watermark now: monotonic, the minimum over partitions that are not idle. */
+  current(): number {
+    if (this.#ended) return (this.#current = Number.POSITIVE_INFINITY);
+    const now = this.options.wallClock();
+    let minimum = Number.POSITIVE_INFINITY;
+    let active = 0;
+    for (const time of this.#partitions.values()) {
+      if (now - time.lastEventWallTime >= this.options.idleTimeoutMs) continue;
+      active++;
+      minimum = Math.min(minimum, Math.max(time.maxEventTime - this.options.outOfOrdernessMs, time.floor));
+    }
+    if (active > 0) {
+      this.#allIdleSince = null;
+      if (minimum > this.#current) this.#current = minimum;
+    } else if (this.#partitions.size > 0) {
+      // Quiet input must not freeze time: advance with the wall clock from the last value.
+      if (this.#allIdleSince === null) this.#allIdleSince = { wallTime: now, watermark: this.#current };
+      const base = this.#allIdleSince.watermark;
+      if (base > Number.NEGATIVE_INFINITY) {
+        const advanced = base + (now - this.#allIdleSince.wallTime);
+        if (advanced > this.#current) this.#current = advanced;
+      }
+    }
+    for (const time of this.#partitions.values()) {
+      if (now - time.lastEventWallTime >= this.options.idleTimeoutMs && time.floor < this.#current) time.floor = this.#current;
+    }
+    return this.#current;
+  }
+
+  /** The last global watermark without re-reading the clock. */
+  get last(): number {
+    return this.#current;
+  }
+}

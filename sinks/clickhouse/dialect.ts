@@ -1,0 +1,73 @@
+// Renders table specs and row values for a ClickHouse generation: `modern` (chDB / current servers) or `legacy` (the 18.16 server).
+import type { Column, ColumnType, TableSpec } from './tables.ts';
+
+export type DialectName = 'modern' | 'legacy';
+
+export interface Dialect {
+  readonly name: DialectName;
+  createTable(database: string, table: TableSpec, retentionDays: number): string;
+  /** Converts a value to what JSONEachRow expects for the column. */
+  encode(type: ColumnType, value: unknown): unknown;
+}
+
+const MODERN_TYPES: Record<ColumnType, string> = {
+  string: 'String',
+  low_cardinality: 'LowCardinality(String)',
+  nullable_string: 'Nullable(String)',
+  bool: 'UInt8',
+  uint32: 'UInt32',
+  uint64: 'UInt64',
+  float64: 'Float64',
+  timestamp: "DateTime64(3, 'UTC')",
+  string_array: 'Array(String)',
+  json: 'String',
+};
+
+// 18.16 has no DateTime64, TTL, or (without a flag) LowCardinality: seconds and plain strings there.
+const LEGACY_TYPES: Record<ColumnType, string> = {
+  ...MODERN_TYPES,
+  low_cardinality: 'String',
+  timestamp: 'DateTime',
+};
+
+/** Column codecs (after the comment, as ClickHouse's grammar wants): JSON text compresses well with ZSTD. */
+const MODERN_CODECS: Partial<Record<ColumnType, string>> = { json: 'ZSTD(3)' };
+
+/** 'YYYY-MM-DD hh:mm:ss.mmm' in UTC, what DateTime64(3) parses in JSONEachRow. */
+function timestampText(ms: number, withMillis: boolean): string {
+  const iso = new Date(ms).toISOString();
+  return withMillis ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+}
+
+function dialect(name: DialectName): Dialect {
+  const types = name === 'modern' ? MODERN_TYPES : LEGACY_TYPES;
+  const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const columnDdl = (column: Column) =>
+    `\`${column.name}\` ${types[column.type]}${column.comment ? ` COMMENT ${quote(column.comment)}` : ''}` +
+    (name === 'modern' && MODERN_CODECS[column.type] ? ` CODEC(${MODERN_CODECS[column.type]})` : '');
+  return {
+    name,
+    createTable(database, table, retentionDays) {
+      const ttl = name === 'modern' ? `\nTTL toDateTime(${table.ttlColumn}) + INTERVAL ${retentionDays} DAY` : '';
+      const comment = name === 'modern' ? `\nCOMMENT ${quote(table.comment)}` : '';
+      return (
+        `CREATE TABLE IF NOT EXISTS \`${database}\`.\`${table.name}\` (\n  ${table.columns.map(columnDdl).join(',\n  ')}\n)` +
+        `\nENGINE = ReplacingMergeTree\nPARTITION BY ${table.partitionBy}\nORDER BY (${table.orderBy.join(', ')})${ttl}${comment}`
+      );
+    },
+    encode(type, value) {
+      switch (type) {
+        case 'timestamp':
+          return timestampText(value as number, name === 'modern');
+        case 'bool':
+          return value ? 1 : 0;
+        case 'json':
+          return typeof value === 'string' ? value : JSON.stringify(value);
+        default:
+          return value;
+      }
+    },
+  };
+}
+
+export const DIALECTS: Record<DialectName, Dialect> = { modern: dialect('modern'), legacy: dialect('legacy') };

@@ -1,0 +1,62 @@
+// Sinks that land each pipeline output in its ClickHouse table.
+import { createHash } from 'node:crypto';
+import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
+import { sessionKeyOf } from '../../schemas/events.ts';
+import type { ClickHouseWriter } from './writer.ts';
+import type { TableSpec } from './tables.ts';
+import { EVENTS_TABLE, REJECTED_EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE } from './tables.ts';
+
+export interface TableSink<T> {
+  readonly name: string;
+  write(batch: readonly T[]): Promise<void>;
+}
+
+function tableSink<T>(writer: ClickHouseWriter, table: TableSpec, toRow: (value: T) => Record<string, unknown>): TableSink<T> {
+  return {
+    name: `clickhouse:${table.name}`,
+    write: (batch) => writer.insert(table, batch.map(toRow)),
+  };
+}
+
+export const sessionsTableSink = (writer: ClickHouseWriter) =>
+  tableSink<SessionKpis>(writer, SESSIONS_TABLE, (session) => session as unknown as Record<string, unknown>);
+
+export const signalsTableSink = (writer: ClickHouseWriter) =>
+  tableSink<Signal>(writer, SIGNALS_TABLE, (signal) => signal as unknown as Record<string, unknown>);
+
+export const eventsTableSink = (writer: ClickHouseWriter) =>
+  tableSink<EventRow>(writer, EVENTS_TABLE, ({ event, late }) => ({
+    event_id: event.event_id,
+    type: event.type,
+    occurred_at: event.occurred_at,
+    customer_id: sessionKeyOf(event),
+    anonymous_id: event.anonymous_id,
+    channel: event.channel,
+    touchpoint: event.touchpoint,
+    experiment_id: event.experiment?.id ?? null,
+    variant: event.experiment?.variant ?? null,
+    properties: event.properties,
+    late,
+  }));
+
+/** A dead letter's id: from its position in a log when it has one, else from its bytes, so a replay adds no duplicate. */
+export function deadLetterId(letter: DeadLetter): string {
+  const hash = createHash('sha256').update(letter.source).update('\0');
+  if (letter.topic !== null && letter.offset !== null) hash.update(`${letter.topic}/${letter.partition}/${letter.offset}`);
+  else hash.update(letter.original).update('\0').update(letter.reason_code);
+  return hash.digest('hex').slice(0, 32);
+}
+
+export const rejectedEventsTableSink = (writer: ClickHouseWriter) =>
+  tableSink<DeadLetter>(writer, REJECTED_EVENTS_TABLE, (letter) => ({
+    dead_letter_id: deadLetterId(letter),
+    reason_code: letter.reason_code,
+    message: letter.message,
+    source: letter.source,
+    topic: letter.topic,
+    partition: letter.partition === null ? null : String(letter.partition),
+    offset: letter.offset,
+    event_id: letter.event_id,
+    received_at: letter.received_at,
+    original: letter.original.toString('base64'),
+  }));

@@ -1,0 +1,104 @@
+// Creates the touchstream tables and inserts rows, over whichever ClickHouse connection it is given.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { TouchstreamError } from '../../schemas/errors.ts';
+import type { ClickHouseConnection } from './connection.ts';
+import type { Dialect } from './dialect.ts';
+import { DIALECTS } from './dialect.ts';
+import type { TableSpec } from './tables.ts';
+import { TABLES } from './tables.ts';
+
+export interface ClickHouseWriterOptions {
+  database: string;
+  /** Retention TTL of every table, in days (modern dialect). */
+  retentionDays?: number;
+}
+
+/** Server error codes worth retrying: overload, timeouts, network, too many parts. */
+const RETRIABLE_SERVER_CODES = new Set(['159', '164', '202', '209', '210', '241', '242', '252', '285', '319', '425', '999', '1000']);
+
+export class ClickHouseWriter {
+  readonly client: ClickHouseClient;
+  readonly dialect: Dialect;
+  readonly database: string;
+  readonly #retentionDays: number;
+
+  constructor(
+    readonly connection: ClickHouseConnection,
+    options: ClickHouseWriterOptions,
+  ) {
+    this.client = connection.client;
+    this.dialect = DIALECTS[connection.dialect];
+    this.database = options.database;
+    this.#retentionDays = options.retentionDays ?? 395;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.database)) {
+      throw new TouchstreamError('invalid_config', `clickhouse database name "${this.database}" must be an identifier`);
+    }
+  }
+
+  /** Creates the database and every table that does not exist yet (idempotent). */
+  async migrate(tables: readonly TableSpec[] = TABLES): Promise<void> {
+    await this.#run(() => this.client.command({ query: `CREATE DATABASE IF NOT EXISTS \`${this.database}\`` }));
+    for (const table of tables) {
+      await this.#run(() => this.client.command({ query: this.dialect.createTable(this.database, table, this.#retentionDays) }));
+    }
+  }
+
+  /** Inserts rows whose keys are the table's column names; values are converted for the dialect here. */
+  async insert(table: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    const columns = table.columns;
+    const values = new Array<Record<string, unknown>>(rows.length);
+    for (let index = 0; index < rows.length; index++) {
+      const row = rows[index]!;
+      const encoded: Record<string, unknown> = {};
+      for (const column of columns) encoded[column.name] = this.dialect.encode(column.type, row[column.name] ?? null);
+      values[index] = encoded;
+    }
+    await this.#run(() =>
+      this.client.insert({ table: `\`${this.database}\`.\`${table.name}\``, values, format: 'JSONEachRow' }),
+    );
+  }
+
+  /** Runs a query and answers the rows as objects. */
+  async rows<T = Record<string, unknown>>(query: string): Promise<T[]> {
+    return this.#run(async () => {
+      const result = await this.client.query({ query, format: 'JSONEachRow' });
+      return (await result.json()) as T[];
+    });
+  }
+
+  /** Runs a query and answers the text in any ClickHouse output format (PrettyCompact, CSV, JSONEachRow…). */
+  async text(query: string, format: string): Promise<string> {
+    if (!/^[A-Za-z]+$/.test(format)) throw new TouchstreamError('invalid_format', `"${format}" is not a ClickHouse format name`);
+    return this.#run(async () => {
+      const result = await this.client.exec({ query: `${query.trim().replace(/;$/, '')}\nFORMAT ${format}`, clickhouse_settings: { output_format_pretty_color: 0 } as never });
+      const chunks: Buffer[] = [];
+      for await (const chunk of result.stream) chunks.push(Buffer.from(chunk as Buffer));
+      return Buffer.concat(chunks).toString('utf8');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  async #run<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw classify(error, this.connection.describe);
+    }
+  }
+}
+
+/** Turns client and server failures into typed errors the runner's retry policy reads. */
+function classify(error: unknown, where: string): TouchstreamError {
+  if (error instanceof TouchstreamError) return error;
+  const failure = error as { code?: string; message?: string; type?: string };
+  const code = String(failure.code ?? '');
+  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|Timeout error/i.test(`${code} ${failure.message}`);
+  if (network || RETRIABLE_SERVER_CODES.has(code)) {
+    return new TouchstreamError('clickhouse_unavailable', `${where}: ${failure.message}`, true, { cause: error });
+  }
+  return new TouchstreamError('clickhouse_error', `${where}: ${failure.message}${code ? ` (code ${code})` : ''}`, false, { cause: error });
+}
