@@ -150,6 +150,8 @@ export interface PipelineRunOptions {
   boundedBy?: readonly PartitionOffset[];
   signal?: AbortSignal;
   wallClock?: () => number;
+  /** Records per poll (tests vary it to prove results do not depend on batch boundaries). */
+  poll?: { maxRecords?: number; timeoutMs?: number };
 }
 
 /** Runs the CX topology: input topic → journey operator → ClickHouse tables and output topics. */
@@ -189,6 +191,7 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
       watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
       ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.poll ? { poll: options.poll } : {}),
       wallClock,
       metrics: runtime.metrics,
     });

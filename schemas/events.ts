@@ -117,7 +117,7 @@ const envelope = z
   .object({
     event_id: z.string().min(1).max(64),
     type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
-    occurred_at: z.iso.datetime({ offset: true, precision: -1 }).or(z.iso.datetime({ offset: true, precision: 3 })),
+    occurred_at: z.iso.datetime({ offset: true }),
     customer_id: z.string().min(1).max(128).nullish(),
     anonymous_id: z.string().min(1).max(128).nullish(),
     channel: z.enum(CHANNELS),

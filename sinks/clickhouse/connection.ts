@@ -13,6 +13,8 @@ export interface ClickHouseConnection {
   client: ClickHouseClient;
   dialect: DialectName;
   describe: string;
+  /** The embedded data directory, when embedded. */
+  path?: string;
 }
 
 export function connectClickHouse(target: ClickHouseTarget): ClickHouseConnection {
@@ -28,7 +30,7 @@ export function connectClickHouse(target: ClickHouseTarget): ClickHouseConnectio
   }
   try {
     const client = createClient({ connection: createChdbConnection({ path: target.path }) } as never);
-    return { client, dialect: 'modern', describe: `embedded ClickHouse (chDB) in ${target.path}` };
+    return { client, dialect: 'modern', describe: `embedded ClickHouse (chDB) in ${target.path}`, path: target.path };
   } catch (error) {
     throw asDataDirError(error, target.path);
   }
@@ -36,8 +38,10 @@ export function connectClickHouse(target: ClickHouseTarget): ClickHouseConnectio
 
 /** chDB allows one process per data directory: say so plainly instead of the engine's lock message. */
 export function asDataDirError(error: unknown, path: string): unknown {
-  const message = (error as Error)?.message ?? '';
-  if (/Cannot lock file|Code: 76|already running/i.test(message) || /different on-disk path/i.test(message)) {
+  if (error instanceof TouchstreamError) return error;
+  const message = `${(error as Error)?.message ?? ''} ${(error as { code?: string })?.code ?? ''}`;
+  // chDB prints the lock failure (Code 76) to stderr and then fails to create the connection.
+  if (/Cannot lock file|Code: 76|already running|CHDB_CONNECTION|Failed to create connection/i.test(message)) {
     return new TouchstreamError(
       'data_dir_locked',
       `The embedded ClickHouse data directory ${path} is in use by another touchstream process (chDB allows one process per data directory). ` +

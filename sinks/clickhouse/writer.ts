@@ -2,6 +2,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TouchstreamError } from '../../schemas/errors.ts';
 import type { ClickHouseConnection } from './connection.ts';
+import { asDataDirError } from './connection.ts';
 import type { Dialect } from './dialect.ts';
 import { DIALECTS } from './dialect.ts';
 import type { TableSpec } from './tables.ts';
@@ -86,7 +87,8 @@ export class ClickHouseWriter {
     try {
       return await action();
     } catch (error) {
-      throw classify(error, this.connection.describe);
+      const located = this.connection.path ? asDataDirError(error, this.connection.path) : error;
+      throw classify(located, this.connection.describe);
     }
   }
 }
