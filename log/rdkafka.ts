@@ -1,0 +1,386 @@
+// The `Log` on node-rdkafka (librdkafka): an idempotent producer acknowledged by delivery reports, and a KafkaConsumer read in batches.
+import { createRequire } from 'node:module';
+import type Rdkafka from 'node-rdkafka';
+import type { IAdminClient, KafkaConsumer, LibrdKafkaError, Message, Metadata, Producer } from 'node-rdkafka';
+import { LogError, type LogErrorCode } from './errors.ts';
+import type {
+  ConsumerOptions,
+  Log,
+  LogConsumer,
+  LogProducer,
+  LogRecord,
+  PartitionOffset,
+  ProduceRecord,
+  TopicPartition,
+  TopicSpec,
+} from './log.ts';
+
+export interface RdkafkaLogOptions {
+  brokers: string[];
+  clientId?: string;
+  /** Producer compression. kafkajs reads only gzip without an extra codec, so lz4/snappy are not offered. Default none. */
+  compression?: 'none' | 'gzip';
+  /** Producer batching delay; default 5 ms. */
+  lingerMs?: number;
+  /** Extra librdkafka properties for every client, e.g. { debug: 'cgrp' }. */
+  config?: Record<string, string | number | boolean>;
+}
+
+// Loaded on first use: importing the log stage must not need the native addon unless this transport is picked.
+let loaded: typeof Rdkafka | undefined;
+const rdkafka = (): typeof Rdkafka => (loaded ??= createRequire(import.meta.url)('node-rdkafka') as typeof Rdkafka);
+const errors = () => rdkafka().CODES.ERRORS;
+const REQUEST_TIMEOUT_MS = 10_000;
+const LEADER_WAIT_MS = 30_000;
+/** Delivery reports are served by `poll()`; this bounds how late `send` learns of its acks. */
+const DELIVERY_POLL_MS = 5;
+/** A blocking consume holds a libuv pool thread; slices keep it short and let `close` in. */
+const CONSUME_SLICE_MS = 250;
+const EMPTY = Buffer.alloc(0);
+
+type Client = Producer | KafkaConsumer;
+
+const toError = (code: LogErrorCode, error: LibrdKafkaError | Error): LogError => {
+  const { isRetriable, isFatal } = error as Partial<LibrdKafkaError>;
+  return LogError.wrap(code, error, isRetriable ?? isFatal !== true);
+};
+
+const connect = (client: Client): Promise<void> =>
+  new Promise((resolve, reject) => {
+    client.connect({ allTopics: false, timeout: REQUEST_TIMEOUT_MS }, (error) => (error ? reject(toError('connection', error)) : resolve()));
+  });
+
+const disconnect = (client: Client): Promise<void> =>
+  new Promise((resolve) => {
+    if (!client.isConnected()) return resolve();
+    client.disconnect(() => resolve());
+  });
+
+export class RdkafkaLog implements Log {
+  readonly #global: Record<string, string | number | boolean>;
+  readonly #compression: 'none' | 'gzip';
+  readonly #lingerMs: number;
+  readonly #open = new Set<{ close(): Promise<void> }>();
+  #admin: IAdminClient | undefined;
+  /** A producer that never produces: metadata and watermark queries. */
+  #control: Promise<Producer> | undefined;
+
+  constructor(options: RdkafkaLogOptions) {
+    this.#global = {
+      'metadata.broker.list': options.brokers.join(','),
+      'client.id': options.clientId ?? 'touchstream',
+      ...options.config,
+    };
+    this.#compression = options.compression ?? 'none';
+    this.#lingerMs = options.lingerMs ?? 5;
+  }
+
+  async createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    this.#admin ??= rdkafka().AdminClient.create(this.#global);
+    const admin = this.#admin;
+    await Promise.all(
+      specs.map(
+        (spec) =>
+          new Promise<void>((resolve, reject) => {
+            // replication_factor -1: the broker's default.replication.factor.
+            const topic = { topic: spec.topic, num_partitions: spec.partitions, replication_factor: -1, config: spec.config ?? {} };
+            admin.createTopic(topic, REQUEST_TIMEOUT_MS, (error) => {
+              if (!error || error.code === errors().ERR_TOPIC_ALREADY_EXISTS) resolve();
+              else reject(toError('admin', error));
+            });
+          }),
+      ),
+    );
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (const spec of specs) await this.#awaitLeaders(spec.topic, deadline);
+  }
+
+  async endOffsets(topic: string): Promise<PartitionOffset[]> {
+    const control = await this.#controlClient();
+    const partitions = await this.#partitions(topic);
+    if (partitions.length === 0) throw new LogError('admin', `endOffsets: unknown topic ${topic}`, true);
+    return Promise.all(
+      partitions.map(
+        ({ id: partition }) =>
+          new Promise<PartitionOffset>((resolve, reject) => {
+            control.queryWatermarkOffsets(topic, partition, REQUEST_TIMEOUT_MS, (error, offsets) =>
+              error ? reject(toError('admin', error)) : resolve({ topic, partition, offset: offsets.highOffset }),
+            );
+          }),
+      ),
+    );
+  }
+
+  async producer(): Promise<LogProducer> {
+    const producer = new (rdkafka().Producer)(
+      {
+        ...this.#global,
+        'enable.idempotence': true,
+        'linger.ms': this.#lingerMs,
+        'compression.codec': this.#compression,
+        dr_cb: true,
+      },
+      // murmur2_random: Java's (and kafkajs') murmur2 for keys, random for null keys.
+      { partitioner: 'murmur2_random', 'request.required.acks': -1 },
+    );
+    await connect(producer);
+    producer.setPollInterval(DELIVERY_POLL_MS);
+    const wrapper = new RdkafkaProducer(producer);
+    wrapper.release = this.#track(wrapper);
+    return wrapper;
+  }
+
+  async consumer(options: ConsumerOptions): Promise<LogConsumer> {
+    const wrapper = new RdkafkaConsumer();
+    const consumer = new (rdkafka().KafkaConsumer)(
+      {
+        ...this.#global,
+        'group.id': options.groupId,
+        'enable.auto.commit': false,
+        rebalance_cb: (error: LibrdKafkaError, assignment: TopicPartition[]) => wrapper.onRebalance(error, assignment),
+      },
+      { 'auto.offset.reset': options.start ?? 'earliest' },
+    );
+    await connect(consumer);
+    try {
+      consumer.subscribe([...options.topics]);
+    } catch (error) {
+      await disconnect(consumer);
+      throw toError('consume', error as LibrdKafkaError);
+    }
+    wrapper.attach(consumer);
+    wrapper.release = this.#track(wrapper);
+    return wrapper;
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.#open];
+    this.#open.clear();
+    await Promise.allSettled(open.map((client) => client.close()));
+    this.#admin?.disconnect();
+    this.#admin = undefined;
+    const control = this.#control;
+    this.#control = undefined;
+    const producer = await control?.catch(() => undefined);
+    if (producer) await disconnect(producer);
+  }
+
+  #track(client: { close(): Promise<void> }): () => void {
+    this.#open.add(client);
+    return () => this.#open.delete(client);
+  }
+
+  #controlClient(): Promise<Producer> {
+    if (!this.#control) {
+      // No auto-creation: a query about a missing topic must not create it with broker defaults.
+      const producer = new (rdkafka().Producer)({ ...this.#global, 'allow.auto.create.topics': false });
+      this.#control = connect(producer).then(
+        () => producer,
+        (error: unknown) => {
+          this.#control = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.#control;
+  }
+
+  async #partitions(topic: string): Promise<{ id: number; leader: number }[]> {
+    const control = await this.#controlClient();
+    const metadata = await new Promise<Metadata>((resolve, reject) => {
+      control.getMetadata({ topic, timeout: REQUEST_TIMEOUT_MS }, (error, data) => (error ? reject(toError('admin', error)) : resolve(data)));
+    });
+    return metadata.topics.find((candidate) => candidate.name === topic)?.partitions ?? [];
+  }
+
+  /** A created topic answers produce and fetch only once each partition has a leader. */
+  async #awaitLeaders(topic: string, deadline: number): Promise<void> {
+    for (;;) {
+      const partitions = await this.#partitions(topic);
+      if (partitions.length > 0 && partitions.every((partition) => partition.leader >= 0)) return;
+      if (Date.now() > deadline) throw new LogError('admin', `createTopics: ${topic} has no leader after ${LEADER_WAIT_MS} ms`, true);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** The acknowledgements one `send` waits for; the delivery report of each record carries it as its opaque. */
+class Delivery {
+  readonly done: Promise<void>;
+  #remaining: number;
+  #error: LibrdKafkaError | Error | undefined;
+  #resolve!: () => void;
+  #reject!: (error: LogError) => void;
+
+  constructor(records: number) {
+    this.#remaining = records;
+    this.done = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** Counts `records` as settled, failed with `error` if given. */
+  settle(records: number, error: LibrdKafkaError | Error | null | undefined): void {
+    if (error && !this.#error) this.#error = error;
+    this.#remaining -= records;
+    if (this.#remaining > 0) return;
+    if (this.#error) this.#reject(toError('produce', this.#error));
+    else this.#resolve();
+  }
+}
+
+class RdkafkaProducer implements LogProducer {
+  readonly #producer: Producer;
+  release = (): void => {};
+  #closed = false;
+
+  constructor(producer: Producer) {
+    this.#producer = producer;
+    producer.on('delivery-report', (error, report) => (report.opaque as Delivery | undefined)?.settle(1, error));
+  }
+
+  /** Queues every record, then resolves when the last delivery report is in (all acked by all in-sync replicas). */
+  async send(topic: string, records: readonly ProduceRecord[]): Promise<void> {
+    if (this.#closed) throw new LogError('closed', 'send: the producer is closed', false);
+    if (records.length === 0) return;
+    const delivery = new Delivery(records.length);
+    for (let index = 0; index < records.length; ) {
+      const record = records[index]!;
+      try {
+        this.#producer.produce(topic, null, record.value, record.key, null, delivery);
+        index++;
+      } catch (error) {
+        if ((error as LibrdKafkaError).code === errors().ERR__QUEUE_FULL) {
+          await this.#deliveries();
+          continue;
+        }
+        delivery.settle(records.length - index, error as LibrdKafkaError);
+        break;
+      }
+    }
+    await delivery.done;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.release();
+    // Producer.disconnect flushes (delivering what is queued) before it disconnects.
+    await disconnect(this.#producer);
+  }
+
+  /** Waits until delivery reports free room in librdkafka's queue (or a short while). */
+  #deliveries(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#producer.removeListener('delivery-report', done);
+        resolve();
+      };
+      const timer = setTimeout(done, 50);
+      this.#producer.once('delivery-report', done);
+      this.#producer.poll();
+    });
+  }
+}
+
+class RdkafkaConsumer implements LogConsumer {
+  #consumer: KafkaConsumer | undefined;
+  #assignment: TopicPartition[] = [];
+  #consuming: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  release = (): void => {};
+
+  attach(consumer: KafkaConsumer): void {
+    this.#consumer = consumer;
+  }
+
+  /** librdkafka's rebalance callback: applies the (eager or cooperative) assignment and records it. */
+  onRebalance(error: LibrdKafkaError, partitions: TopicPartition[]): void {
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    const cooperative = consumer.rebalanceProtocol() === 'COOPERATIVE';
+    const changed = partitions.map(({ topic, partition }) => ({ topic, partition }));
+    try {
+      if (error.code === errors().ERR__ASSIGN_PARTITIONS) {
+        if (cooperative) consumer.incrementalAssign(changed);
+        else consumer.assign(changed);
+        this.#assignment = cooperative ? [...this.#assignment, ...changed] : changed;
+      } else {
+        if (cooperative && error.code === errors().ERR__REVOKE_PARTITIONS) consumer.incrementalUnassign(changed);
+        else consumer.unassign();
+        const revoked = new Set(changed.map(({ topic, partition }) => `${topic}\u0000${partition}`));
+        this.#assignment = cooperative ? this.#assignment.filter(({ topic, partition }) => !revoked.has(`${topic}\u0000${partition}`)) : [];
+      }
+    } catch {
+      // Assigning fails only once the consumer is disconnecting; the group takes the partitions back anyway.
+      this.#assignment = [];
+    }
+  }
+
+  /**
+   * One non-blocking consume takes what librdkafka has queued; only when that is nothing, blocking consumes of one
+   * record wait (in slices) until the deadline, then a last non-blocking one tops the batch up.
+   */
+  async poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
+    if (maxRecords <= 0) return [];
+    const deadline = Date.now() + timeoutMs;
+    let messages = await this.#consume(maxRecords, 0);
+    while (messages.length === 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.#closed) return [];
+      messages = await this.#consume(1, Math.min(remaining, CONSUME_SLICE_MS));
+      if (messages.length > 0 && maxRecords > 1) messages = messages.concat(await this.#consume(maxRecords - 1, 0));
+    }
+    const records: LogRecord[] = new Array(messages.length);
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index]!;
+      const key = message.key;
+      records[index] = {
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        key: key === null || key === undefined ? null : typeof key === 'string' ? Buffer.from(key) : key,
+        value: message.value ?? EMPTY,
+        timestamp: message.timestamp ?? 0,
+      };
+    }
+    return records;
+  }
+
+  async commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    if (this.#closed || !this.#consumer) throw new LogError('closed', 'commit: the consumer is closed', false);
+    if (offsets.length === 0) return;
+    try {
+      // Synchronous: blocks the event loop for one OffsetCommit round trip, but reports the broker's answer.
+      this.#consumer.commitSync(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+    } catch (error) {
+      throw toError('commit', error as LibrdKafkaError);
+    }
+  }
+
+  assignment(): TopicPartition[] {
+    return this.#assignment.slice();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.release();
+    await this.#consuming.catch(() => {});
+    this.#assignment = [];
+    if (this.#consumer) await disconnect(this.#consumer);
+  }
+
+  #consume(maxRecords: number, timeoutMs: number): Promise<Message[]> {
+    const consumer = this.#consumer;
+    if (this.#closed || !consumer) return Promise.resolve([]);
+    const consuming = new Promise<Message[]>((resolve, reject) => {
+      consumer.setDefaultConsumeTimeout(timeoutMs);
+      consumer.consume(maxRecords, (error, messages) => (error ? reject(toError('consume', error)) : resolve(messages)));
+    });
+    this.#consuming = consuming;
+    return consuming;
+  }
+}
