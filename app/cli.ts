@@ -9,6 +9,7 @@ import { generateDay } from '../sources/generator/synthetic-day.ts';
 import { ndjsonReplay } from '../sources/replay/ndjson-replay.ts';
 import type { Config, ConfigInput } from './config.ts';
 import { loadConfig } from './config.ts';
+import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
 import { ingest, openClickHouse, openRuntime, replay, runPipeline } from './runtime.ts';
 
 interface CommonFlags {
@@ -109,15 +110,21 @@ withCommonFlags(program.command('run'))
   .action(async (flags: CommonFlags) => {
     const config = configFrom(flags);
     const logger = pino({ level: config.logLevel });
-    const runtime = await openRuntime(config);
+    const metrics = new PrometheusMetrics();
+    let running = false;
+    const ops = await startOpsServer({ metrics, ready: () => running, port: config.metricsPort });
+    const runtime = await openRuntime(config, { metrics });
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
-    logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe }, 'touchstream running');
+    logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream running');
     try {
+      running = true;
       const result = await runPipeline(runtime, { signal: stop.signal });
-      logger.info({ records: result.records, emitted: result.emitted }, 'touchstream stopped');
+      logger.info({ records: result.records, emitted: result.emitted }, 'touchstream stopped: flushed and committed');
     } finally {
+      running = false;
       await runtime.close();
+      await ops.close();
     }
   });
 

@@ -44,6 +44,8 @@ export const configSchema = z.object({
   /** How long event ids are remembered for dedup, in event time. */
   dedupHorizonMs: number.pipe(z.number().int().min(0)).default(60 * MINUTE),
   maxPayloadBytes: number.pipe(z.number().int().min(1)).default(1_000_000),
+  /** Port of /metrics, /healthz and /readyz while `touchstream run` runs (0: any free port). */
+  metricsPort: number.pipe(z.number().int().min(0).max(65535)).default(9464),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -67,6 +69,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_OUT_OF_ORDERNESS_MS: 'session.outOfOrdernessMs',
   TOUCHSTREAM_IDLE_TIMEOUT_MS: 'session.idleTimeoutMs',
   TOUCHSTREAM_LOG_LEVEL: 'logLevel',
+  TOUCHSTREAM_METRICS_PORT: 'metricsPort',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

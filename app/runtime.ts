@@ -13,6 +13,7 @@ import { JourneyOperator } from '../pipelines/cx/journey-operator.ts';
 import { loadSchema } from '../schemas/avro.ts';
 import { AvroWireCodec } from '../schemas/codec.ts';
 import { sessionKeyOf } from '../schemas/events.ts';
+import type { CxEvent } from '../schemas/events.ts';
 import type { DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
@@ -27,7 +28,6 @@ import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 
-type Codec = AvroWireCodec<Record<string, unknown>>;
 
 export interface Runtime {
   config: Config;
@@ -35,7 +35,12 @@ export interface Runtime {
   producer: LogProducer;
   clickhouse: ClickHouseWriter;
   registry: SchemaRegistry;
-  codecs: { event: Codec; session: Codec; signal: Codec; deadLetter: Codec };
+  codecs: {
+    event: AvroWireCodec<Record<string, unknown>>;
+    session: AvroWireCodec<SessionKpis>;
+    signal: AvroWireCodec<Signal>;
+    deadLetter: AvroWireCodec<DeadLetter>;
+  };
   metrics: Metrics;
   close(): Promise<void>;
 }
@@ -82,12 +87,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   mkdirSync(config.dataDir, { recursive: true });
   const metrics = options.metrics ?? new MetricsRecorder();
   const registry = options.registry ?? new LocalSchemaRegistry(join(config.dataDir, 'schema-registry.json'));
-  const codec = (subject: string, name: Parameters<typeof loadSchema>[0]) => new AvroWireCodec<Record<string, unknown>>(registry, subject, loadSchema(name)).init();
+  const codec = <T>(subject: string, name: Parameters<typeof loadSchema>[0]) => new AvroWireCodec<T>(registry, subject, loadSchema(name)).init();
   const codecs = {
-    event: await codec(`${config.kafka.inputTopic}-value`, 'event'),
-    session: await codec(`${TOPICS.sessions}-value`, 'session'),
-    signal: await codec(`${TOPICS.signals}-value`, 'signal'),
-    deadLetter: await codec(`${TOPICS.deadLetters}-value`, 'dead-letter'),
+    event: await codec<Record<string, unknown>>(`${config.kafka.inputTopic}-value`, 'event'),
+    session: await codec<SessionKpis>(`${TOPICS.sessions}-value`, 'session'),
+    signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
+    deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
   };
   const clickhouse = await openClickHouse(config);
   await clickhouse.migrate();
@@ -120,7 +125,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
 function deadLetterSinks(runtime: Runtime) {
   return [
     rejectedEventsTableSink(runtime.clickhouse),
-    avroTopicSink<DeadLetter>({ topic: TOPICS.deadLetters, producer: runtime.producer, codec: runtime.codecs.deadLetter as never, keyOf: (letter) => letter.source }),
+    avroTopicSink<DeadLetter>({ topic: TOPICS.deadLetters, producer: runtime.producer, codec: runtime.codecs.deadLetter, keyOf: (letter) => letter.source }),
   ];
 }
 
@@ -140,7 +145,7 @@ export async function ingest(runtime: Runtime, source: Source, signal?: AbortSig
     result.events += batch.events.length;
     result.rejected += batch.rejected.length;
     runtime.metrics.count('touchstream_source_events_total', batch.events.length, { source: source.name });
-    runtime.metrics.count('touchstream_source_rejected_total', batch.rejected.length, { source: source.name });
+    for (const letter of batch.rejected) runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
   }
   return result;
 }
@@ -161,11 +166,15 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
   const consumer = await runtime.log.consumer({ groupId: config.kafka.groupId, topics: [config.kafka.inputTopic], start: 'earliest' });
   const decode = createEventDecoder({ source: `kafka:${config.kafka.inputTopic}`, codec: runtime.codecs.event, maxPayloadBytes: config.maxPayloadBytes, wallClock });
   try {
-    return await runStreamJob<import('../schemas/events.ts').CxEvent, CxOutputs>({
+    return await runStreamJob<CxEvent, CxOutputs>({
       name: 'cx-journeys',
       consumer,
       inputTopic: config.kafka.inputTopic,
-      decode: (records, out) => decode(records, (letter) => out.emit('rejected', letter)),
+      decode: (records, out) =>
+        decode(records, (letter) => {
+          out.emit('rejected', letter);
+          runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
+        }),
       keyOf: sessionKeyOf,
       eventTimeOf: (event) => event.occurred_at,
       operators: [
@@ -180,11 +189,11 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
         events: eventsTableSink(runtime.clickhouse),
         sessions: [
           sessionsTableSink(runtime.clickhouse),
-          avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: runtime.producer, codec: runtime.codecs.session as never, keyOf: (session) => session.customer_id }),
+          avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: runtime.producer, codec: runtime.codecs.session, keyOf: (session) => session.customer_id }),
         ],
         signals: [
           signalsTableSink(runtime.clickhouse),
-          avroTopicSink<Signal>({ topic: TOPICS.signals, producer: runtime.producer, codec: runtime.codecs.signal as never, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }),
+          avroTopicSink<Signal>({ topic: TOPICS.signals, producer: runtime.producer, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }),
         ],
         rejected: deadLetterSinks(runtime),
       },
