@@ -1,0 +1,18 @@
+// touchstream's public API: the types users' own operators, rules and transports compile against, and the entry points to run the pipeline.
+export type { CxEvent, CxEventOf, Channel, EventType, EventTimeMs, Experiment, PropertiesOf } from './schemas/events.ts';
+export { parseEvent, sessionKeyOf, isSessionEvent, EVENT_TYPES, CHANNELS } from './schemas/events.ts';
+export type { DeadLetter, EventRow, RejectReason, SessionKpis, Signal, SignalStatus } from './schemas/outputs.ts';
+export { TOPICS } from './schemas/outputs.ts';
+export { TouchstreamError, isRetriable } from './schemas/errors.ts';
+export type { SchemaRegistry } from './schemas/registry.ts';
+export { LocalSchemaRegistry } from './schemas/registry.ts';
+export type { Log, LogConsumer, LogProducer, LogRecord, PartitionOffset, ProduceRecord, TopicSpec } from './log/log.ts';
+export { MemoryLog } from './log/memory.ts';
+export * from './engine/index.ts';
+export type { SessionClosedRule, Rule } from './pipelines/cx/rules/rule.ts';
+export type { CxOutputs } from './pipelines/cx/journey-operator.ts';
+export { JourneyOperator } from './pipelines/cx/journey-operator.ts';
+export type { Source, SourceBatch } from './sources/source.ts';
+export type { Config, ConfigInput } from './app/config.ts';
+export { loadConfig } from './app/config.ts';
+export { ingest, openRuntime, replay, runPipeline } from './app/runtime.ts';
