@@ -314,7 +314,11 @@ kafka_launch() {
   if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
     # A KRaft cluster id is 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints).
     local cluster_id
-    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # Like Kafka's own Uuid.randomUuid, never start with '-': the tool's argument parser would take it for an option.
+    cluster_id=-
+    while [[ $cluster_id == -* ]]; do
+      cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
     kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_CONF" >"$KAFKA_DIR/format.log" 2>&1 ||
       { print_log_tail "kafka storage format" "$KAFKA_DIR/format.log"; die "kafka storage format failed"; }
   fi
