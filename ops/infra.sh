@@ -339,7 +339,8 @@ kafka_wait() {
   fi
   deadline=$(awk -v a="$t0" -v t="$KAFKA_TIMEOUT" 'BEGIN { printf "%d", a + t }')
   while :; do
-    if ! running_pid "$KAFKA_PID" "$KAFKA_CONF" >/dev/null; then
+    # Right after launch the process can briefly look like something else (exec in progress): ask twice.
+    if ! running_pid "$KAFKA_PID" "$KAFKA_CONF" >/dev/null && ! { sleep 1; running_pid "$KAFKA_PID" "$KAFKA_CONF" >/dev/null; }; then
       print_log_tail kafka "$KAFKA_LOG"
       rm -f "$KAFKA_PID"
       die "kafka exited during start-up"
@@ -421,7 +422,8 @@ clickhouse_wait() {
   fi
   deadline=$(awk -v a="$t0" -v t="$CH_TIMEOUT" 'BEGIN { printf "%d", a + t }')
   while :; do
-    if ! running_pid "$CH_PID" "$CH_CONF" >/dev/null; then
+    # Right after launch the process can briefly look like something else (exec in progress): ask twice.
+    if ! running_pid "$CH_PID" "$CH_CONF" >/dev/null && ! { sleep 1; running_pid "$CH_PID" "$CH_CONF" >/dev/null; }; then
       print_log_tail clickhouse "$CH_LOG"
       rm -f "$CH_PID"
       die "clickhouse exited during start-up"
