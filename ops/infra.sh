@@ -326,36 +326,43 @@ kafka_launch() {
     "$JAVA" "${BROKER_JAVA_OPTS[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
 }
 
-kafka_wait() {
-  local t0=$KAFKA_T0 pid deadline
+# wait_server NAME PIDFILE MARKER LOG TIMEOUT T0 READY_FN WHERE: waits until READY_FN succeeds.
+# T0 empty means "not launched by this call": answer at once if it is already ready.
+# Fails with the log tail when the process dies or the timeout passes.
+wait_server() {
+  local name=$1 pidfile=$2 marker=$3 logfile=$4 timeout=$5 t0=$6 ready=$7 where=$8 pid deadline
   if [[ -z $t0 ]]; then
-    pid=$(running_pid "$KAFKA_PID" "$KAFKA_CONF") || die "kafka is not running"
+    pid=$(running_pid "$pidfile" "$marker") || die "$name is not running"
     t0=$EPOCHREALTIME
-    if kafka_ready; then
-      log "kafka already running (pid $pid) on $HOST:$KAFKA_PORT"
+    if "$ready"; then
+      log "$name already running (pid $pid) on $where"
       return 0
     fi
-    log "kafka process $pid is running but not answering yet; waiting"
+    log "$name process $pid is running but not answering yet; waiting"
   fi
-  deadline=$(awk -v a="$t0" -v t="$KAFKA_TIMEOUT" 'BEGIN { printf "%d", a + t }')
+  deadline=$(awk -v a="$t0" -v t="$timeout" 'BEGIN { printf "%d", a + t }')
   while :; do
     # Right after launch the process can briefly look like something else (exec in progress): ask twice.
-    if ! running_pid "$KAFKA_PID" "$KAFKA_CONF" >/dev/null && ! { sleep 1; running_pid "$KAFKA_PID" "$KAFKA_CONF" >/dev/null; }; then
-      print_log_tail kafka "$KAFKA_LOG"
-      rm -f "$KAFKA_PID"
-      die "kafka exited during start-up"
+    if ! running_pid "$pidfile" "$marker" >/dev/null && ! { sleep 1; running_pid "$pidfile" "$marker" >/dev/null; }; then
+      print_log_tail "$name" "$logfile"
+      rm -f "$pidfile"
+      die "$name exited during start-up"
     fi
-    if kafka_ready; then
-      log "kafka ready on $HOST:$KAFKA_PORT ($(since "$t0") s)"
+    if "$ready"; then
+      log "$name ready on $where ($(since "$t0") s)"
       return 0
     fi
     if ((EPOCHSECONDS >= deadline)); then
-      print_log_tail kafka "$KAFKA_LOG"
-      stop_server kafka "$KAFKA_PID" "$KAFKA_CONF" 10
-      die "kafka did not become ready within ${KAFKA_TIMEOUT} s"
+      print_log_tail "$name" "$logfile"
+      stop_server "$name" "$pidfile" "$marker" 10
+      die "$name did not become ready within ${timeout} s"
     fi
-    sleep 0.5
+    sleep 0.3
   done
+}
+
+kafka_wait() {
+  wait_server kafka "$KAFKA_PID" "$KAFKA_CONF" "$KAFKA_LOG" "$KAFKA_TIMEOUT" "$KAFKA_T0" kafka_ready "$HOST:$KAFKA_PORT"
 }
 
 # ---------------------------------------------------------------- clickhouse
@@ -410,35 +417,8 @@ clickhouse_launch() {
 }
 
 clickhouse_wait() {
-  local t0=$CH_T0 pid deadline
-  if [[ -z $t0 ]]; then
-    pid=$(running_pid "$CH_PID" "$CH_CONF") || die "clickhouse is not running"
-    t0=$EPOCHREALTIME
-    if clickhouse_ready; then
-      log "clickhouse already running (pid $pid) on http://$HOST:$CH_HTTP_PORT"
-      return 0
-    fi
-    log "clickhouse process $pid is running but not answering yet; waiting"
-  fi
-  deadline=$(awk -v a="$t0" -v t="$CH_TIMEOUT" 'BEGIN { printf "%d", a + t }')
-  while :; do
-    # Right after launch the process can briefly look like something else (exec in progress): ask twice.
-    if ! running_pid "$CH_PID" "$CH_CONF" >/dev/null && ! { sleep 1; running_pid "$CH_PID" "$CH_CONF" >/dev/null; }; then
-      print_log_tail clickhouse "$CH_LOG"
-      rm -f "$CH_PID"
-      die "clickhouse exited during start-up"
-    fi
-    if clickhouse_ready; then
-      log "clickhouse ready on http://$HOST:$CH_HTTP_PORT, native tcp $HOST:$CH_TCP_PORT ($(since "$t0") s)"
-      return 0
-    fi
-    if ((EPOCHSECONDS >= deadline)); then
-      print_log_tail clickhouse "$CH_LOG"
-      stop_server clickhouse "$CH_PID" "$CH_CONF" 10
-      die "clickhouse did not become ready within ${CH_TIMEOUT} s"
-    fi
-    sleep 0.2
-  done
+  wait_server clickhouse "$CH_PID" "$CH_CONF" "$CH_LOG" "$CH_TIMEOUT" "$CH_T0" clickhouse_ready \
+    "http://$HOST:$CH_HTTP_PORT, native tcp $HOST:$CH_TCP_PORT"
 }
 
 # ---------------------------------------------------------------- commands
