@@ -112,7 +112,7 @@ withCommonFlags(program.command('run'))
     const logger = pino({ level: config.logLevel });
     const metrics = new PrometheusMetrics();
     let running = false;
-    const ops = await startOpsServer({ metrics, ready: () => running, port: config.metricsPort });
+    const ops = await startOpsServer({ metrics, ready: () => running, port: config.metricsPort, host: config.metricsHost });
     const runtime = await openRuntime(config, { metrics });
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());

@@ -46,6 +46,8 @@ export const configSchema = z.object({
   maxPayloadBytes: number.pipe(z.number().int().min(1)).default(1_000_000),
   /** Port of /metrics, /healthz and /readyz while `touchstream run` runs (0: any free port). */
   metricsPort: number.pipe(z.number().int().min(0).max(65535)).default(9464),
+  /** Interface /metrics binds to: loopback unless a container or scraper needs more. */
+  metricsHost: z.string().default('127.0.0.1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -70,6 +72,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_IDLE_TIMEOUT_MS: 'session.idleTimeoutMs',
   TOUCHSTREAM_LOG_LEVEL: 'logLevel',
   TOUCHSTREAM_METRICS_PORT: 'metricsPort',
+  TOUCHSTREAM_METRICS_HOST: 'metricsHost',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

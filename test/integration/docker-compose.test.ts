@@ -1,4 +1,4 @@
-// Checks that docker-compose.yml is a valid Compose file declaring the kafka, clickhouse and touchstream services.
+// Checks that docker-compose.yml is a valid Compose file declaring the kafka, clickhouse, touchstream, prometheus and grafana services.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
@@ -26,10 +26,24 @@ describe('docker-compose.yml', () => {
     expect(result.status, result.stderr).toBe(0);
   });
 
-  it('declares the kafka, clickhouse and touchstream services', () => {
+  it('declares the kafka, clickhouse, touchstream, prometheus and grafana services', () => {
     const result = compose('config', '--services');
     expect(result.status, result.stderr).toBe(0);
     const services = result.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
-    expect(services).toEqual(expect.arrayContaining(['kafka', 'clickhouse', 'touchstream']));
+    expect(services).toEqual(expect.arrayContaining(['kafka', 'clickhouse', 'touchstream', 'prometheus', 'grafana']));
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('is valid JSON whose every panel queries a touchstream metric', async () => {
+    const { readFileSync } = await import('node:fs');
+    const dashboard = JSON.parse(readFileSync(new URL('../../ops/grafana/provisioning/dashboards/touchstream.json', import.meta.url), 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+    for (const panel of dashboard.panels) {
+      expect(panel.targets.length, panel.title).toBeGreaterThan(0);
+      for (const target of panel.targets) expect(target.expr, panel.title).toMatch(/touchstream_/);
+    }
   });
 });
