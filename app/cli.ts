@@ -2,13 +2,18 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import pino from 'pino';
+import { checkReleasedSchemas } from '../schemas/compatibility.ts';
 import { toContractJson } from '../schemas/events.ts';
+import { collectorConfigSchema } from '../sources/collector/config.ts';
 import { generateDay } from '../sources/generator/synthetic-day.ts';
 import { ndjsonReplay } from '../sources/replay/ndjson-replay.ts';
 import type { Config, ConfigInput } from './config.ts';
 import { loadConfig } from './config.ts';
+import type { FileSourceFlags } from './file-source.ts';
+import { fileSource, withFileSourceFlags } from './file-source.ts';
 import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
 import { ingest, openClickHouse, openRuntime, replay, runPipeline } from './runtime.ts';
 
@@ -19,11 +24,13 @@ interface CommonFlags {
   clickhouseUrl?: string;
   clickhouseDialect?: 'modern' | 'legacy';
   database?: string;
+  rules?: string;
 }
 
 function configFrom(flags: CommonFlags): Config {
   const overrides: ConfigInput = {};
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
+  if (flags.rules) overrides.rules = flags.rules;
   if (flags.transport) overrides.transport = flags.transport;
   if (flags.brokers) overrides.kafka = { brokers: flags.brokers };
   if (flags.clickhouseUrl || flags.clickhouseDialect || flags.database) {
@@ -43,7 +50,8 @@ function withCommonFlags(command: Command): Command {
     .option('--brokers <list>', 'Kafka bootstrap servers (default $TOUCHSTREAM_KAFKA_BROKERS)')
     .option('--clickhouse-url <url>', 'ClickHouse HTTP URL (default: embedded chDB)')
     .addOption(new Option('--clickhouse-dialect <dialect>', 'modern, or legacy for 18.x servers').choices(['modern', 'legacy']))
-    .option('--database <name>', 'ClickHouse database (default touchstream)');
+    .option('--database <name>', 'ClickHouse database (default touchstream)')
+    .option('--rules <file>', 'next-best-action rules file, YAML or JSON (default $TOUCHSTREAM_RULES or the default set; docs/rules.md)');
 }
 
 async function writeDay(path: string, seed: number, customers: number): Promise<number> {
@@ -84,15 +92,15 @@ program
     console.log(`wrote ${count} events for ${flags.customers} customers (seed ${flags.seed}) to ${file}`);
   });
 
-withCommonFlags(program.command('replay'))
-  .description('run the bounded pipeline over an NDJSON file; exits when every session is written')
-  .argument('<file>', 'NDJSON file of contract events')
-  .action(async (file: string, flags: CommonFlags) => {
+withFileSourceFlags(withCommonFlags(program.command('replay')))
+  .description('run the bounded pipeline over an NDJSON or CSV file; exits when every session is written')
+  .argument('<file>', 'NDJSON or CSV file of contract events')
+  .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
     const config = configFrom(flags);
     const runtime = await openRuntime(config);
     try {
       const started = performance.now();
-      const result = await replay(runtime, ndjsonReplay({ path: file }));
+      const result = await replay(runtime, await fileSource(file, flags));
       const seconds = (performance.now() - started) / 1000;
       console.log(
         `replayed ${result.events} events (${result.rejected} rejected at the source) in ${seconds.toFixed(1)} s: ` +
@@ -128,16 +136,56 @@ withCommonFlags(program.command('run'))
     }
   });
 
-withCommonFlags(program.command('ingest'))
-  .description('publish an NDJSON file to the input topic (no processing)')
+withFileSourceFlags(withCommonFlags(program.command('ingest')))
+  .description('publish an NDJSON or CSV file to the input topic (no processing)')
   .argument('<file>')
-  .action(async (file: string, flags: CommonFlags) => {
+  .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
     const runtime = await openRuntime(configFrom(flags));
     try {
-      const result = await ingest(runtime, ndjsonReplay({ path: file }));
+      const result = await ingest(runtime, await fileSource(file, flags));
       console.log(`published ${result.events} events, rejected ${result.rejected}`);
     } finally {
       await runtime.close();
+    }
+  });
+
+withCommonFlags(program.command('collect'))
+  .description('serve the HTTP collector (events, survey and social webhooks) into the input topic until SIGTERM/SIGINT')
+  .option('--port <n>', 'listen port (default $TOUCHSTREAM_COLLECTOR_PORT or 8088)')
+  .option('--host <host>', 'listen address (default 127.0.0.1)')
+  .action(async (flags: CommonFlags & { port?: string; host?: string }) => {
+    const config = configFrom(flags);
+    if (flags.port) config.collector.port = collectorConfigSchema.shape.port.parse(flags.port);
+    if (flags.host) config.collector.host = flags.host;
+    const logger = pino({ level: config.logLevel });
+    const runtime = await openRuntime(config);
+    const { startCollector } = await import('./collect.ts');
+    const collector = await startCollector(runtime);
+    logger.info({ url: collector.url, topic: config.kafka.inputTopic, transport: config.transport }, 'touchstream collector listening');
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }));
+    await collector.close();
+    await runtime.close();
+    logger.info('touchstream collector stopped');
+  });
+
+const schemasCommand = program.command('schemas').description('Avro schema tools');
+schemasCommand
+  .command('check')
+  .description('fail when a schema in schemas/avro breaks BACKWARD compatibility with its last released version (schemas/released)')
+  .option('--current <dir>', 'directory of the current .avsc files', fileURLToPath(new URL('../schemas/avro/', import.meta.url)))
+  .option('--released <dir>', 'directory of released <name>.v<N>.avsc files', fileURLToPath(new URL('../schemas/released/', import.meta.url)))
+  .action((flags: { current: string; released: string }) => {
+    const checks = checkReleasedSchemas(flags.current, flags.released);
+    for (const check of checks) {
+      console.log(check.result.ok ? `ok       ${check.name}: reads data written with v${check.releasedVersion}` : `BREAKING ${check.name}: cannot read data written with v${check.releasedVersion}: ${check.result.reason}`);
+    }
+    const broken = checks.filter((check) => !check.result.ok).length;
+    if (checks.length === 0) console.log(`no released schemas in ${flags.released}`);
+    if (broken > 0) {
+      console.error(`touchstream: ${broken} schema(s) break BACKWARD compatibility; add a default, or release a new subject [schema_incompatible]`);
+      process.exitCode = 1;
     }
   });
 

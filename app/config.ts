@@ -2,6 +2,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { TouchstreamError } from '../schemas/errors.ts';
+import { collectorConfigSchema } from '../sources/collector/config.ts';
+import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
 
 const MINUTE = 60_000;
 
@@ -41,6 +43,18 @@ export const configSchema = z.object({
       idleTimeoutMs: number.pipe(z.number().int().min(1)).default(30_000),
     })
     .prefault({}),
+  /** The stream engine's fault tolerance and pacing (docs/engine.md). */
+  engine: z
+    .object({
+      /** Stable id of this worker: a restarted worker with the same id fences its predecessor's open transaction at once. Default: random per process. */
+      workerId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -').optional(),
+      /** The broker aborts a checkpoint transaction a crashed worker left open after this long. */
+      transactionTimeoutMs: number.pipe(z.number().int().min(1000)).default(10_000),
+      /** Outputs are flushed and a checkpoint committed at least this often. */
+      flushIntervalMs: number.pipe(z.number().int().min(1)).default(1000),
+      maxPollRecords: number.pipe(z.number().int().min(1)).default(10_000),
+    })
+    .prefault({}),
   /** How long event ids are remembered for dedup, in event time. */
   dedupHorizonMs: number.pipe(z.number().int().min(0)).default(60 * MINUTE),
   maxPayloadBytes: number.pipe(z.number().int().min(1)).default(1_000_000),
@@ -49,6 +63,18 @@ export const configSchema = z.object({
   /** Interface /metrics binds to: loopback unless a container or scraper needs more. */
   metricsHost: z.string().default('127.0.0.1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A rules file (YAML or JSON, docs/rules.md); without one, the default rule set of CONTRACT §4. */
+  rules: z.string().min(1).optional(),
+  /** The KPI anomaly detector (docs/analytics.md). */
+  anomaly: anomalyConfigSchema,
+  /** The HTTP collector of `touchstream collect` (events, survey and social webhooks). */
+  collector: collectorConfigSchema.prefault({}),
+  schemaRegistry: z
+    .object({
+      /** Confluent-compatible schema registry (Confluent, Apicurio `/apis/ccompat/v7`, Redpanda); without one, the local file registry. */
+      url: z.url().optional(),
+    })
+    .prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -71,8 +97,21 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_OUT_OF_ORDERNESS_MS: 'session.outOfOrdernessMs',
   TOUCHSTREAM_IDLE_TIMEOUT_MS: 'session.idleTimeoutMs',
   TOUCHSTREAM_LOG_LEVEL: 'logLevel',
+  TOUCHSTREAM_WORKER_ID: 'engine.workerId',
+  TOUCHSTREAM_TRANSACTION_TIMEOUT_MS: 'engine.transactionTimeoutMs',
+  TOUCHSTREAM_FLUSH_INTERVAL_MS: 'engine.flushIntervalMs',
+  TOUCHSTREAM_MAX_POLL_RECORDS: 'engine.maxPollRecords',
+  TOUCHSTREAM_DEDUP_HORIZON_MS: 'dedupHorizonMs',
   TOUCHSTREAM_METRICS_PORT: 'metricsPort',
+  TOUCHSTREAM_COLLECTOR_HOST: 'collector.host',
+  TOUCHSTREAM_COLLECTOR_PORT: 'collector.port',
+  TOUCHSTREAM_COLLECTOR_WRITE_KEYS: 'collector.writeKeys',
+  TOUCHSTREAM_SCHEMA_REGISTRY_URL: 'schemaRegistry.url',
   TOUCHSTREAM_METRICS_HOST: 'metricsHost',
+  TOUCHSTREAM_RULES: 'rules',
+  TOUCHSTREAM_ANOMALY_THRESHOLD: 'anomaly.threshold',
+  TOUCHSTREAM_ANOMALY_MIN_VOLUME: 'anomaly.minVolume',
+  TOUCHSTREAM_ANOMALY_BUCKET_MS: 'anomaly.bucketMs',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -1,12 +1,18 @@
 // The composition root: picks the log and ClickHouse implementations from the config and wires sources, the CX topology and sinks.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metrics } from '../engine/index.ts';
-import { MetricsRecorder, runStreamJob } from '../engine/index.ts';
+import { MetricsRecorder, runStreamJob, supervise } from '../engine/index.ts';
 import type { StreamJobResult } from '../engine/index.ts';
-import type { Log, LogProducer, PartitionOffset } from '../log/log.ts';
+import type { Log, LogProducer, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { MemoryLog } from '../log/memory.ts';
-import { cartReminder } from '../pipelines/cx/rules/cart-reminder.ts';
+import { AnomalyDetector } from '../pipelines/cx/anomaly-detector.ts';
+import { PurchaseAttributionOperator } from '../pipelines/cx/purchase-attribution.ts';
+import { DEFAULT_RULES } from '../pipelines/cx/rules/default-rules.ts';
+import type { RuleSet } from '../pipelines/cx/rules/rule-set.ts';
+import { compileRules, loadRulesFile } from '../pipelines/cx/rules/rule-set.ts';
+import { scoreSentiment } from '../pipelines/cx/sentiment.ts';
 import { DEFAULT_CONTACT_POLICY } from '../pipelines/cx/contact-policy.ts';
 import type { CxOutputs } from '../pipelines/cx/journey-operator.ts';
 import { JourneyOperator } from '../pipelines/cx/journey-operator.ts';
@@ -18,9 +24,13 @@ import type { DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
 import { LocalSchemaRegistry } from '../schemas/registry.ts';
+import { HttpSchemaRegistry } from '../schemas/registry-http.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
 import type { ClickHouseTarget } from '../sinks/clickhouse/connection.ts';
-import { eventsTableSink, rejectedEventsTableSink, sessionsTableSink, signalsTableSink } from '../sinks/clickhouse/table-sinks.ts';
+import {
+  channelSwitchesTableSink, eventsTableSink, feedbackTableSink, kpiMinuteTableSink, purchaseAttributionTableSink, rejectedEventsTableSink,
+  sessionsTableSink, signalsTableSink, socialMentionsTableSink,
+} from '../sinks/clickhouse/table-sinks.ts';
 import { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import { avroTopicSink } from '../sinks/topic/avro-topic-sink.ts';
 import { createEventDecoder } from '../sources/kafka/event-decoder.ts';
@@ -86,7 +96,9 @@ export async function openClickHouse(config: Config): Promise<ClickHouseWriter> 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true });
   const metrics = options.metrics ?? new MetricsRecorder();
-  const registry = options.registry ?? new LocalSchemaRegistry(join(config.dataDir, 'schema-registry.json'));
+  const registry =
+    options.registry ??
+    (config.schemaRegistry.url ? new HttpSchemaRegistry({ url: config.schemaRegistry.url }) : new LocalSchemaRegistry(join(config.dataDir, 'schema-registry.json')));
   const codec = <T>(subject: string, name: Parameters<typeof loadSchema>[0]) => new AvroWireCodec<T>(registry, subject, loadSchema(name)).init();
   const codecs = {
     event: await codec<Record<string, unknown>>(`${config.kafka.inputTopic}-value`, 'event'),
@@ -122,11 +134,23 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
 }
 
 /** Where dead letters go, wherever they are found: the DLQ topic and the rejected_events table. */
-function deadLetterSinks(runtime: Runtime) {
+function deadLetterSinks(runtime: Runtime, producer: TopicProducer = runtime.producer, transactional = false) {
   return [
     rejectedEventsTableSink(runtime.clickhouse),
-    avroTopicSink<DeadLetter>({ topic: TOPICS.deadLetters, producer: runtime.producer, codec: runtime.codecs.deadLetter, keyOf: (letter) => letter.source }),
+    { ...avroTopicSink<DeadLetter>({ topic: TOPICS.deadLetters, producer, codec: runtime.codecs.deadLetter, keyOf: (letter) => letter.source }), transactional },
   ];
+}
+
+type TopicProducer = { send(topic: string, records: readonly ProduceRecord[]): Promise<void> };
+
+/** The dead-letter path as a callback sources are handed (they never import sinks): resolves once both sinks have the letters. */
+export type DeadLetterPath = (letters: readonly DeadLetter[]) => Promise<void>;
+
+export function deadLetterPath(runtime: Runtime): DeadLetterPath {
+  const sinks = deadLetterSinks(runtime);
+  return async (letters) => {
+    if (letters.length > 0) await Promise.all(sinks.map((sink) => sink.write(letters)));
+  };
 }
 
 export interface IngestResult {
@@ -137,11 +161,11 @@ export interface IngestResult {
 /** Drives a source into the input topic; each batch is acknowledged by the log before the next is read. */
 export async function ingest(runtime: Runtime, source: Source, signal?: AbortSignal): Promise<IngestResult> {
   const publisher = createEventPublisher(runtime.producer, runtime.codecs.event, runtime.config.kafka.inputTopic);
-  const rejectSinks = deadLetterSinks(runtime);
+  const deadLetters = deadLetterPath(runtime);
   const result: IngestResult = { events: 0, rejected: 0 };
   for await (const batch of source.batches(signal)) {
     await publisher.publish(batch.events);
-    if (batch.rejected.length > 0) await Promise.all(rejectSinks.map((sink) => sink.write(batch.rejected)));
+    await deadLetters(batch.rejected);
     result.events += batch.events.length;
     result.rejected += batch.rejected.length;
     runtime.metrics.count('touchstream_source_events_total', batch.events.length, { source: source.name });
@@ -157,18 +181,36 @@ export interface PipelineRunOptions {
   wallClock?: () => number;
   /** Records per poll (tests vary it to prove results do not depend on batch boundaries). */
   poll?: { maxRecords?: number; timeoutMs?: number };
+  /** Told when the job restarts after a retriable failure (a failed checkpoint, the broker gone). */
+  onRestart?(error: unknown, delayMs: number): void;
 }
 
-/** Runs the CX topology: input topic → journey operator → ClickHouse tables and output topics. */
+/** The next-best-action rules: the configured rules file, else the default set (CONTRACT §4); a wrong file throws `invalid_rules`. */
+export function ruleSetOf(config: Config): RuleSet {
+  return config.rules ? loadRulesFile(config.rules) : compileRules(DEFAULT_RULES, 'default rules');
+}
+
+/** Runs the CX topology: input topic → journey and attribution operators → ClickHouse tables and output topics. */
 export async function runPipeline(runtime: Runtime, options: PipelineRunOptions = {}): Promise<StreamJobResult> {
   const { config } = runtime;
+  const rules = ruleSetOf(config);
   const wallClock = options.wallClock ?? Date.now;
-  const consumer = await runtime.log.consumer({ groupId: config.kafka.groupId, topics: [config.kafka.inputTopic], start: 'earliest' });
+  // Output topics are written in each checkpoint's transaction (docs/engine.md); the producer changes on a restart.
+  const transactionalId = `${config.kafka.groupId}-${config.engine.workerId ?? randomUUID()}`;
+  let transactions: TransactionalProducer | undefined;
+  const outputs: TopicProducer = { send: (topic, records) => transactions!.send(topic, records) };
   const decode = createEventDecoder({ source: `kafka:${config.kafka.inputTopic}`, codec: runtime.codecs.event, maxPayloadBytes: config.maxPayloadBytes, wallClock });
-  try {
+  return supervise(async () => {
+   const consumer = await runtime.log.consumer({
+     groupId: config.kafka.groupId, topics: [config.kafka.inputTopic], start: 'earliest',
+     ...(config.engine.workerId ? { instanceId: config.engine.workerId } : {}),
+   });
+   try {
+    transactions = await runtime.log.transactionalProducer({ transactionalId, timeoutMs: config.engine.transactionTimeoutMs });
     return await runStreamJob<CxEvent, CxOutputs>({
       name: 'cx-journeys',
       consumer,
+      state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
       inputTopic: config.kafka.inputTopic,
       decode: (records, out) =>
         decode(records, (letter) => {
@@ -181,32 +223,43 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
         new JourneyOperator({
           sessionGapMs: config.session.gapMs,
           dedupHorizonMs: config.dedupHorizonMs,
-          rules: [cartReminder],
+          rules,
           contactPolicy: DEFAULT_CONTACT_POLICY,
+          scoreSentiment,
+          ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
         }),
+        new PurchaseAttributionOperator(),
       ],
       sinks: {
         events: eventsTableSink(runtime.clickhouse),
         sessions: [
           sessionsTableSink(runtime.clickhouse),
-          avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: runtime.producer, codec: runtime.codecs.session, keyOf: (session) => session.customer_id }),
+          { ...avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: outputs, codec: runtime.codecs.session, keyOf: (session) => session.customer_id }), transactional: true },
         ],
         signals: [
           signalsTableSink(runtime.clickhouse),
-          avroTopicSink<Signal>({ topic: TOPICS.signals, producer: runtime.producer, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }),
+          { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
         ],
-        rejected: deadLetterSinks(runtime),
+        rejected: deadLetterSinks(runtime, outputs, true),
+        feedback: feedbackTableSink(runtime.clickhouse),
+        social_mentions: socialMentionsTableSink(runtime.clickhouse),
+        channel_switches: channelSwitchesTableSink(runtime.clickhouse),
+        purchase_attribution: purchaseAttributionTableSink(runtime.clickhouse),
+        kpi_minute: kpiMinuteTableSink(runtime.clickhouse),
       },
       watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
       ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.poll ? { poll: options.poll } : {}),
+      poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
+      flush: { intervalMs: config.engine.flushIntervalMs },
       wallClock,
       metrics: runtime.metrics,
     });
-  } finally {
-    await consumer.close();
-  }
+   } finally {
+    await consumer.close().catch(() => {});
+    await transactions?.close().catch(() => {});
+   }
+  }, { name: 'cx-journeys', metrics: runtime.metrics, ...(options.signal ? { signal: options.signal } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
 }
 
 /** Replays a bounded source through the whole pipeline and returns once every session is written. */

@@ -1,7 +1,10 @@
-// The engine's public face: event time, watermarks, session windows, the operator hooks and the job runner.
+// The engine's public face: event time, watermarks, windows, keyed state stores, the operator hooks and the job runner.
 export * from './operator.ts';
 export * from './metrics.ts';
 export * from './watermarks.ts';
 export * from './session-windows.ts';
 export * from './runner.ts';
 export * from './seen-set.ts';
+export * from './state.ts';
+export * from './supervisor.ts';
+export * from './changelog.ts';

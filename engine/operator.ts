@@ -1,5 +1,6 @@
-// The hooks an operator implements (process a batch, react to the watermark) and the named outputs it emits to.
+// The hooks an operator implements (process a batch, react to the watermark, snapshot and restore its state) and the named outputs it emits to.
 import type { Metrics } from './metrics.ts';
+import type { StateChange } from './state.ts';
 
 /** One input value as the engine hands it to operators: decoded, keyed, timed, with where it came from. */
 export interface StreamRecord<E> {
@@ -25,6 +26,8 @@ export interface OperatorContext {
   wallClock(): number;
   /** Where the operator counts what it drops, merges or flags (late, duplicate…). */
   metrics: Metrics;
+  /** The input partition records with this key come from (Kafka's murmur2 partitioner): where keyed state of that key is checkpointed. */
+  partitionOf?(key: string): number;
 }
 
 export interface Operator<E, O extends OutputMap> {
@@ -33,8 +36,17 @@ export interface Operator<E, O extends OutputMap> {
   process(records: readonly StreamRecord<E>[], out: Outputs<O>, context: OperatorContext): void;
   /** Called when the global watermark advanced (Infinity at the end of bounded input). */
   onWatermark(watermark: number, out: Outputs<O>, context: OperatorContext): void;
-  /** Per partition, the lowest input offset the operator's state still needs; offsets are committed no further. */
-  retainedOffsets?(): Map<number, number>;
+  /**
+   * The names of the state stores the operator keeps. Each is checkpointed to the compacted topic
+   * `<group>-<store>-changelog` (partitioned like the input) in the same transaction as the input offsets.
+   */
+  readonly stateStores?: readonly string[];
+  /** The state changed since the last snapshot (the engine calls it at each checkpoint and writes it to the changelogs). */
+  snapshot?(): StateChange[];
+  /** Puts the restored entries of one store partition back; called after `reset`, before records of that partition. */
+  restore?(store: string, partition: number, entries: ReadonlyMap<string, unknown>): void;
+  /** Forgets all state: on a rebalance the engine resets and restores the partitions it owns from the changelogs. */
+  reset?(): void;
   /** Gauges the operator wants reported, e.g. { live_sessions: 12 }. */
   gauges?(): Record<string, number>;
 }
@@ -42,6 +54,11 @@ export interface Operator<E, O extends OutputMap> {
 /** Where an output stream goes. `write` resolves once the batch is durable there. */
 export interface Sink<T> {
   readonly name: string;
+  /**
+   * True for a sink that writes into the log's checkpoint transaction (an output topic): the engine writes it inside
+   * the transaction with the changelogs and offsets, after every other sink is durable.
+   */
+  readonly transactional?: boolean;
   write(batch: readonly T[]): Promise<void>;
   close?(): Promise<void>;
 }

@@ -1,6 +1,8 @@
-// Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, committing only what is durable.
-import type { LogConsumer, LogRecord, PartitionOffset } from '../log/log.ts';
-import { isRetriable } from '../schemas/errors.ts';
+// Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, then one checkpoint transaction (changelogs + offsets).
+import type { Log, LogConsumer, LogRecord, PartitionOffset, TransactionalProducer } from '../log/log.ts';
+import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
+import { partitionOf } from '../log/partitioner.ts';
+import { Changelogs } from './changelog.ts';
 import type { Operator, OperatorContext, OutputMap, Outputs, Sink, SinkMap, StreamRecord } from './operator.ts';
 import type { Metrics } from './metrics.ts';
 import { noMetrics } from './metrics.ts';
@@ -36,6 +38,12 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   metrics?: Metrics;
   /** Abort to stop a live job: it flushes, commits and resolves. */
   signal?: AbortSignal;
+  /**
+   * Fault-tolerant state: operator stores and partition watermarks are checkpointed to compacted changelog topics
+   * (`<changelogPrefix>-<store>-changelog`) in one transaction with the topic outputs and the input offsets, and
+   * restored when partitions are assigned. Without it, state lives in memory only (bounded runs, tests).
+   */
+  state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string };
 }
 
 export interface StreamJobResult {
@@ -52,7 +60,8 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
   const maxBuffered = options.flush?.maxBufferedValues ?? 50_000;
   const flushIntervalMs = options.flush?.intervalMs ?? 1000;
   const watermarks = new WatermarkTracker({ ...options.watermarks, wallClock });
-  const context: OperatorContext = { wallClock, metrics };
+  let inputPartitions = 1;
+  const context: OperatorContext = { wallClock, metrics, partitionOf: (key) => partitionOf(key, inputPartitions) };
   const buffers = new Map<keyof O, unknown[]>();
   const emitted: Record<string, number> = {};
   let buffered = 0;
@@ -68,23 +77,43 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
   const processed = new Map<number, number>();
   const committed = new Map<number, number>();
   const end = options.boundedBy ? new Map(options.boundedBy.filter((p) => p.offset > 0).map((p) => [p.partition, p.offset])) : null;
-  let assignmentKey = '';
+  const state = options.state;
+  const changelogs = state ? new Changelogs(state.log, state.changelogPrefix, options.operators) : null;
+  if (state && changelogs) {
+    inputPartitions = (await state.log.endOffsets(options.inputTopic)).length;
+    await changelogs.createTopics(inputPartitions);
+  }
+  let generation: number | null = null;
   let lastWatermark = Number.NEGATIVE_INFINITY;
   let lastFlush = wallClock();
   let total = 0;
 
-  const syncAssignment = () => {
+  /**
+   * A new generation (the first assignment, or a rebalance): whatever happened since the last checkpoint is dropped,
+   * since the consumer reads every partition again from its committed offset; the state of the partitions owned now
+   * comes back from the changelogs, consistent with those offsets because both were committed in one transaction.
+   */
+  const rebalanced = async () => {
+    buffers.clear();
+    buffered = 0;
+    processed.clear();
+    committed.clear();
+    watermarks.reset();
+    for (const operator of options.operators) operator.reset?.();
+    lastWatermark = Number.NEGATIVE_INFINITY;
     const partitions = options.consumer
       .assignment()
       .filter((tp) => tp.topic === options.inputTopic)
       .map((tp) => tp.partition)
       .sort((a, b) => a - b);
-    const key = partitions.join(',');
-    if (key !== assignmentKey) {
-      assignmentKey = key;
-      watermarks.assign(partitions);
-      for (const partition of [...processed.keys()]) if (!partitions.includes(partition)) processed.delete(partition);
+    if (changelogs && partitions.length > 0) {
+      const started = wallClock();
+      const restored = await changelogs.restore(partitions, watermarks);
+      metrics.count('touchstream_state_restored_entries_total', restored, { job: options.name });
+      metrics.observe('touchstream_state_restore_ms', wallClock() - started, { job: options.name });
     }
+    watermarks.assign(partitions);
+    metrics.gauge('touchstream_assigned_partitions', partitions.length, { job: options.name });
   };
 
   const reachedEnd = () => {
@@ -93,47 +122,71 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
     return true;
   };
 
+  /** A rebalance since the records were processed: their work is redone from the committed offsets, not committed. */
+  const stale = () => generation !== null && options.consumer.generation() !== generation;
+
   const flush = async () => {
+    if (stale()) return;
+    // 1. Sinks outside the log (ClickHouse): durable and idempotent (deterministic ids); retried while input waits.
     const writes: Promise<void>[] = [];
+    const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
     for (const [output, values] of buffers) {
       if (values.length === 0) continue;
       const target = options.sinks[output];
       for (const sink of (Array.isArray(target) ? target : [target]) as Sink<unknown>[]) {
-        writes.push(writeWithRetry(sink, values, options.retry, metrics));
+        if (state && sink.transactional) inTransaction.push({ sink, values });
+        else writes.push(writeWithRetry(sink, values, options.retry, metrics));
       }
+    }
+    await Promise.all(writes);
+    const offsets: PartitionOffset[] = [];
+    for (const [partition, next] of processed) {
+      if (committed.get(partition) !== next) offsets.push({ topic: options.inputTopic, partition, offset: next });
+    }
+    if (state && changelogs) {
+      // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
+      const changes = changelogs.collect(options.operators, watermarks);
+      if (inTransaction.length > 0 || changes.length > 0 || offsets.length > 0) {
+        try {
+          await state.transactions.begin();
+          await Promise.all(inTransaction.map(({ sink, values }) => sink.write(values)));
+          await changelogs.write(state.transactions, changes);
+          if (stale()) {
+            await state.transactions.abort();
+            return;
+          }
+          await state.transactions.commit(options.consumer, offsets);
+        } catch (error) {
+          await state.transactions.abort().catch(() => {});
+          metrics.count('touchstream_checkpoint_failures_total', 1, { job: options.name });
+          // The in-memory state is ahead of what is committed now: only a restart (restore + re-read) is consistent.
+          throw new TouchstreamError('checkpoint_failed', `checkpoint of ${options.name} failed: ${(error as Error).message}`, true, { cause: error });
+        }
+        metrics.count('touchstream_checkpoints_total', 1, { job: options.name });
+        metrics.count('touchstream_state_changes_total', changes.length, { job: options.name });
+      }
+    } else if (offsets.length > 0) {
+      await options.consumer.commit(offsets);
+    }
+    for (const { partition, offset } of offsets) committed.set(partition, offset);
+    for (const [output, values] of buffers) {
       emitted[output as string] = (emitted[output as string] ?? 0) + values.length;
       metrics.count('touchstream_output_values_total', values.length, { job: options.name, output: String(output) });
     }
-    await Promise.all(writes);
     buffers.clear();
     buffered = 0;
     lastFlush = wallClock();
-    await commit();
-  };
-
-  const commit = async () => {
-    const retained = new Map<number, number>();
-    for (const operator of options.operators) {
-      for (const [partition, offset] of operator.retainedOffsets?.() ?? []) {
-        retained.set(partition, Math.min(offset, retained.get(partition) ?? offset));
-      }
-    }
-    const offsets: PartitionOffset[] = [];
-    for (const [partition, next] of processed) {
-      const offset = Math.min(next, retained.get(partition) ?? next);
-      if (committed.get(partition) !== offset) offsets.push({ topic: options.inputTopic, partition, offset });
-    }
-    if (offsets.length === 0) return;
-    await options.consumer.commit(offsets);
-    for (const { partition, offset } of offsets) committed.set(partition, offset);
   };
 
   while (true) {
-    syncAssignment();
     const stopping = options.signal?.aborted ?? false;
     const records = stopping ? [] : await options.consumer.poll(maxRecords, end && reachedEnd() ? 0 : pollTimeoutMs);
+    const current = options.consumer.generation();
+    if (current !== generation) {
+      await rebalanced();
+      generation = current;
+    }
     if (records.length > 0) {
-      syncAssignment();
       total += records.length;
       metrics.count('touchstream_input_records_total', records.length, { job: options.name });
       const decoded = await options.decode(records, out);

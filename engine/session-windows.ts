@@ -1,4 +1,5 @@
-// Keyed event-time session windows: an inactivity gap, merging when an event bridges two sessions, and lateness.
+// Keyed event-time session windows: an inactivity gap, merging when an event bridges two sessions, and lateness; a checkpointed state store.
+import type { StateChange, StateStore } from './state.ts';
 
 /** How a session's value is built incrementally; `merge` must give the same result as adding the events in order. */
 export interface SessionAggregator<E, A> {
@@ -32,8 +33,17 @@ const BUCKET_MS = 1000;
  * from before the event, so the same partition contents give the same sessions whatever the batch sizes or
  * the interleaving with other partitions; sessions are *emitted* when the global watermark passes them.
  */
-export class SessionWindows<E, A> {
+/** One key's state as checkpointed: its open sessions and how far its closed sessions reach. */
+interface KeyState<A> {
+  sessions: Array<{ start: number; last: number; firstOffset: number; accumulator: A }>;
+  closedUntil: number | null;
+}
+
+export class SessionWindows<E, A> implements StateStore {
   readonly #open = new Map<string, Session<A>[]>();
+  /** The input partition of each key that has state, and the keys changed since the last checkpoint. */
+  readonly #partitionOf = new Map<string, number>();
+  readonly #changed = new Set<string>();
   /** Close deadlines (last + gap) in 1 s buckets; `#bucketIds` is kept sorted. */
   readonly #buckets = new Map<number, Set<Session<A>>>();
   readonly #bucketIds: number[] = [];
@@ -50,6 +60,10 @@ export class SessionWindows<E, A> {
   /** Live (open) sessions. */
   get size(): number {
     return this.#size;
+  }
+
+  get name(): string {
+    return this.spec.name;
   }
 
   /**
@@ -71,6 +85,8 @@ export class SessionWindows<E, A> {
       }
     }
     if (end + gap < partitionWatermark) return null; // would form a session that is complete already
+    this.#partitionOf.set(key, partition);
+    this.#changed.add(key);
     if (sessions) {
       for (let index = 0; index < sessions.length; index++) {
         const session = sessions[index]!;
@@ -140,6 +156,7 @@ export class SessionWindows<E, A> {
         this.#closedUntil.set(session.key, until);
         this.#tombstones.push({ key: session.key, until });
       }
+      this.#changed.add(session.key);
       onClose(session);
     }
     this.#evictTombstones(watermark);
@@ -162,13 +179,68 @@ export class SessionWindows<E, A> {
     return this.#open.get(key) ?? [];
   }
 
+  changes(): StateChange[] {
+    const changes: StateChange[] = [];
+    for (const key of this.#changed) {
+      const partition = this.#partitionOf.get(key);
+      if (partition === undefined) continue;
+      const sessions = this.#open.get(key);
+      const closedUntil = this.#closedUntil.get(key);
+      if (!sessions && closedUntil === undefined) {
+        this.#partitionOf.delete(key);
+        changes.push({ store: this.spec.name, partition, key, value: null });
+        continue;
+      }
+      const value: KeyState<A> = {
+        sessions: (sessions ?? []).map(({ start, last, firstOffset, accumulator }) => ({ start, last, firstOffset, accumulator })),
+        closedUntil: closedUntil ?? null,
+      };
+      changes.push({ store: this.spec.name, partition, key, value });
+    }
+    this.#changed.clear();
+    return changes;
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    for (const [key, raw] of entries) {
+      const state = raw as KeyState<A>;
+      this.#partitionOf.set(key, partition);
+      if (state.sessions.length > 0) {
+        const sessions = state.sessions.map((saved) => ({ key, partition, ...saved }));
+        sessions.sort((a, b) => a.start - b.start);
+        this.#open.set(key, sessions);
+        for (const session of sessions) this.#schedule(session);
+        this.#size += sessions.length;
+      }
+      if (state.closedUntil !== null) {
+        this.#closedUntil.set(key, state.closedUntil);
+        this.#tombstones.push({ key, until: state.closedUntil });
+      }
+    }
+    this.#tombstones.sort((a, b) => a.until - b.until);
+  }
+
+  clear(): void {
+    this.#open.clear();
+    this.#partitionOf.clear();
+    this.#changed.clear();
+    this.#buckets.clear();
+    this.#bucketIds.length = 0;
+    this.#closedUntil.clear();
+    this.#tombstones.length = 0;
+    this.#size = 0;
+  }
+
   /** A tombstone matters only while an event could still arrive within its reach without being late anyway. */
   #evictTombstones(watermark: number): void {
     const gap = this.spec.gapMs;
     let evicted = 0;
     while (evicted < this.#tombstones.length && this.#tombstones[evicted]!.until + gap < watermark) {
       const { key, until } = this.#tombstones[evicted]!;
-      if (this.#closedUntil.get(key) === until) this.#closedUntil.delete(key);
+      if (this.#closedUntil.get(key) === until) {
+        this.#closedUntil.delete(key);
+        this.#changed.add(key);
+      }
       evicted++;
     }
     if (evicted > 0) this.#tombstones.splice(0, evicted);

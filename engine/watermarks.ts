@@ -16,8 +16,19 @@ interface PartitionTime {
   lastEventWallTime: number;
 }
 
+/** A partition's event-time progress as checkpointed (null for −∞), so lateness after a restore matches an uninterrupted run. */
+export interface PartitionTimeState {
+  maxEventTime: number | null;
+  floor: number | null;
+}
+
+const toState = (value: number): number | null => (Number.isFinite(value) ? value : null);
+const fromState = (value: number | null | undefined): number => value ?? Number.NEGATIVE_INFINITY;
+
 export class WatermarkTracker {
   readonly #partitions = new Map<number, PartitionTime>();
+  /** Partitions whose time moved since the last `changes()`. */
+  readonly #changed = new Set<number>();
   #current = Number.NEGATIVE_INFINITY;
   /** When every partition went idle: the wall time and the watermark then, so time moves with the clock. */
   #allIdleSince: { wallTime: number; watermark: number } | null = null;
@@ -51,7 +62,10 @@ export class WatermarkTracker {
       this.#partitions.set(partition, time);
     }
     const before = Math.max(time.maxEventTime - this.options.outOfOrdernessMs, time.floor);
-    if (eventTime > time.maxEventTime) time.maxEventTime = eventTime;
+    if (eventTime > time.maxEventTime) {
+      time.maxEventTime = eventTime;
+      this.#changed.add(partition);
+    }
     time.lastEventWallTime = wallTime;
     return before;
   }
@@ -84,10 +98,42 @@ export class WatermarkTracker {
         if (advanced > this.#current) this.#current = advanced;
       }
     }
-    for (const time of this.#partitions.values()) {
-      if (now - time.lastEventWallTime >= this.options.idleTimeoutMs && time.floor < this.#current) time.floor = this.#current;
+    for (const [partition, time] of this.#partitions) {
+      if (now - time.lastEventWallTime >= this.options.idleTimeoutMs && time.floor < this.#current) {
+        time.floor = this.#current;
+        this.#changed.add(partition);
+      }
     }
     return this.#current;
+  }
+
+  /** The partitions whose time moved since the last call, with their state to checkpoint. */
+  changes(): Array<{ partition: number; state: PartitionTimeState }> {
+    const changes: Array<{ partition: number; state: PartitionTimeState }> = [];
+    for (const partition of this.#changed) {
+      const time = this.#partitions.get(partition);
+      if (time) changes.push({ partition, state: { maxEventTime: toState(time.maxEventTime), floor: toState(time.floor) } });
+    }
+    this.#changed.clear();
+    return changes;
+  }
+
+  /** Puts a partition's checkpointed time back; its idle clock starts now. */
+  restore(partition: number, state: PartitionTimeState): void {
+    this.#partitions.set(partition, {
+      maxEventTime: fromState(state.maxEventTime),
+      floor: fromState(state.floor),
+      lastEventWallTime: this.options.wallClock(),
+    });
+  }
+
+  /** Forgets every partition and the global watermark (before restoring after a rebalance). */
+  reset(): void {
+    this.#partitions.clear();
+    this.#changed.clear();
+    this.#current = Number.NEGATIVE_INFINITY;
+    this.#allIdleSince = null;
+    this.#ended = false;
   }
 
   /** The last global watermark without re-reading the clock. */

@@ -9,6 +9,8 @@ export type {
   ProduceRecord,
   TopicPartition,
   TopicSpec,
+  TransactionalProducer,
+  TransactionalProducerOptions,
 } from './log.ts';
 export { LogError, type LogErrorCode } from './errors.ts';
 export { MemoryLog, type MemoryLogOptions } from './memory.ts';

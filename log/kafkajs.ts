@@ -1,5 +1,6 @@
 // The `Log` on kafkajs (pure JS): an idempotent producer, and kafkajs' push consumer (eachBatch) turned into pull polling through a bounded buffer.
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer, type Transaction } from 'kafkajs';
 import { LogError } from './errors.ts';
 import type {
   ConsumerOptions,
@@ -11,6 +12,8 @@ import type {
   ProduceRecord,
   TopicPartition,
   TopicSpec,
+  TransactionalProducer,
+  TransactionalProducerOptions,
 } from './log.ts';
 
 export interface KafkajsLogOptions {
@@ -29,6 +32,8 @@ const RECORD_OVERHEAD_BYTES = 24;
 /** How long an eachBatch waiting for buffer room sleeps between heartbeats. */
 const ROOM_WAIT_MS = 1_000;
 const EMPTY = Buffer.alloc(0);
+/** A changelog is read to its end at restore; an open transaction of a crashed writer holds it up to its timeout. */
+const READ_PARTITIONS_TIMEOUT_MS = 120_000;
 
 const isRetriable = (error: unknown): boolean => (error as { retriable?: unknown } | null)?.retriable === true;
 /** The errors after which kafkajs' runner rejoins the group (its own `isRebalancing`, plus an unknown member id). */
@@ -103,13 +108,96 @@ export class KafkajsLog implements Log {
     return wrapper;
   }
 
+  async transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    const producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId: options.transactionalId,
+      transactionTimeout: options.timeoutMs ?? 10_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    try {
+      await producer.connect();
+    } catch (error) {
+      throw LogError.wrap('connection', error, true);
+    }
+    const wrapper = new KafkajsTransactionalProducer(producer, this.#maxRequestBytes, options.transactionalId);
+    wrapper.release = this.#track(wrapper);
+    return wrapper;
+  }
+
+  /**
+   * kafkajs has no manual assignment: a throwaway group reads the topic from the start; a partition is done when a
+   * batch (also one of only transaction markers) ends at its high watermark.
+   */
+  async readPartitions(topic: string, partitions: readonly number[]): Promise<LogRecord[]> {
+    const admin = await this.#connectedAdmin();
+    let offsets: Array<{ partition: number; high: string; low: string }>;
+    try {
+      offsets = await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      throw LogError.wrap('admin', error, isRetriable(error));
+    }
+    const open = new Set(offsets.filter((o) => partitions.includes(o.partition) && Number(o.high) > Number(o.low)).map((o) => o.partition));
+    if (open.size === 0) return [];
+    const wanted = new Set(open);
+    const reader = this.#kafka.consumer({ groupId: `touchstream-reader-${randomUUID()}`, maxWaitTimeInMs: 200 });
+    const records: LogRecord[] = [];
+    const done = new Signal();
+    reader.on(reader.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === topic && Number(payload.offsetLag) <= 0) {
+        open.delete(payload.partition);
+        if (open.size === 0) done.wake();
+      }
+    });
+    try {
+      await reader.connect();
+      await reader.subscribe({ topics: [topic], fromBeginning: true });
+      await reader.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          if (!wanted.has(batch.partition)) return;
+          for (const message of batch.messages) {
+            records.push({
+              topic,
+              partition: batch.partition,
+              offset: Number(message.offset),
+              key: message.key ?? null,
+              value: message.value ?? EMPTY,
+              timestamp: Number(message.timestamp),
+            });
+          }
+        },
+      });
+      const deadline = Date.now() + READ_PARTITIONS_TIMEOUT_MS;
+      while (open.size > 0) {
+        if (Date.now() > deadline) throw new LogError('consume', `readPartitions: ${topic} did not reach its end in ${READ_PARTITIONS_TIMEOUT_MS} ms`, true);
+        await done.wait(200);
+      }
+    } catch (error) {
+      throw LogError.wrap('consume', error, isRetriable(error));
+    } finally {
+      await reader.disconnect().catch(() => {});
+    }
+    // A batch may be fetched twice around a rejoin: keep each offset once, in order.
+    const seen = new Set<string>();
+    return records
+      .sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+      .filter((record) => {
+        const id = `${record.partition}/${record.offset}`;
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      });
+  }
+
   async consumer(options: ConsumerOptions): Promise<LogConsumer> {
     const consumer = this.#kafka.consumer({
       groupId: options.groupId,
       // An idle fetch long-polls this long; it bounds how long close() waits for the fetcher.
       maxWaitTimeInMs: 1_000,
     });
-    const wrapper = new KafkajsConsumer(consumer, this.#maxBufferedRecords);
+    const wrapper = new KafkajsConsumer(consumer, this.#maxBufferedRecords, options.groupId);
     try {
       await wrapper.start(options.topics, options.start ?? 'earliest');
     } catch (error) {
@@ -151,13 +239,13 @@ export class KafkajsLog implements Log {
 }
 
 class KafkajsProducer implements LogProducer {
-  readonly #producer: Producer;
+  protected readonly producer: Producer;
   readonly #maxRequestBytes: number;
   release = (): void => {};
   #closed = false;
 
   constructor(producer: Producer, maxRequestBytes: number) {
-    this.#producer = producer;
+    this.producer = producer;
     this.#maxRequestBytes = maxRequestBytes;
   }
 
@@ -174,7 +262,8 @@ class KafkajsProducer implements LogProducer {
         chunk = [];
         bytes = 0;
       }
-      chunk.push({ key, value: record.value });
+      const value = record.value.length === 0 ? null : record.value;
+      chunk.push(record.partition === undefined ? { key, value } : { key, value, partition: record.partition });
       bytes += size;
     }
     if (chunk.length > 0) await this.#sendChunk(topic, chunk);
@@ -184,15 +273,72 @@ class KafkajsProducer implements LogProducer {
     if (this.#closed) return;
     this.#closed = true;
     this.release();
-    await this.#producer.disconnect();
+    await this.producer.disconnect();
+  }
+
+  /** Where a chunk goes: the producer itself, or the open transaction. */
+  protected target(): Pick<Producer, 'send'> {
+    return this.producer;
   }
 
   async #sendChunk(topic: string, messages: Message[]): Promise<void> {
     try {
-      await this.#producer.send({ topic, messages, acks: -1 });
+      await this.target().send({ topic, messages, acks: -1 });
     } catch (error) {
       throw LogError.wrap('produce', error, isRetriable(error));
     }
+  }
+}
+
+/** kafkajs transactions; offsets go in with the group id only (no generation: a zombie worker is not fenced, see docs/engine.md). */
+class KafkajsTransactionalProducer extends KafkajsProducer implements TransactionalProducer {
+  #transaction: Transaction | undefined;
+
+  constructor(
+    producer: Producer,
+    maxRequestBytes: number,
+    readonly transactionalId: string,
+  ) {
+    super(producer, maxRequestBytes);
+  }
+
+  async begin(): Promise<void> {
+    try {
+      this.#transaction = await this.producer.transaction();
+    } catch (error) {
+      throw LogError.wrap('produce', error, isRetriable(error));
+    }
+  }
+
+  protected override target(): Pick<Producer, 'send'> {
+    return this.#transaction ?? this.producer;
+  }
+
+  async commit(consumer: LogConsumer, offsets: readonly PartitionOffset[]): Promise<void> {
+    const transaction = this.#transaction;
+    if (!transaction) throw new LogError('commit', 'commit: no open transaction', false);
+    if (!(consumer instanceof KafkajsConsumer)) throw new LogError('commit', 'commit: the consumer is not a kafkajs consumer', false);
+    try {
+      if (offsets.length > 0) {
+        const topics = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const { topic, partition, offset } of offsets) {
+          const list = topics.get(topic) ?? [];
+          list.push({ partition, offset: String(offset) });
+          topics.set(topic, list);
+        }
+        await transaction.sendOffsets({ consumerGroupId: consumer.groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+      }
+      await transaction.commit();
+      this.#transaction = undefined;
+    } catch (error) {
+      throw LogError.wrap('commit', error, isRetriable(error));
+    }
+  }
+
+  async abort(): Promise<void> {
+    const transaction = this.#transaction;
+    this.#transaction = undefined;
+    if (transaction?.isActive()) await transaction.abort();
   }
 }
 
@@ -275,11 +421,22 @@ class KafkajsConsumer implements LogConsumer {
   #rebalancing = false;
   #closed = false;
   #failure: LogError | undefined;
+  #generation = 0;
+  /** The generation of the records the last `poll` answered (see `LogConsumer.generation`). */
+  #polledGeneration = 0;
   release = (): void => {};
 
-  constructor(consumer: Consumer, maxBufferedRecords: number) {
+  constructor(
+    consumer: Consumer,
+    maxBufferedRecords: number,
+    readonly groupId: string,
+  ) {
     this.#consumer = consumer;
     this.#maxBufferedRecords = maxBufferedRecords;
+  }
+
+  generation(): number {
+    return this.#polledGeneration;
   }
 
   async start(topics: readonly string[], start: 'earliest' | 'latest'): Promise<void> {
@@ -309,6 +466,7 @@ class KafkajsConsumer implements LogConsumer {
     for (;;) {
       if (this.#failure) throw this.#failure;
       const records = this.#take(maxRecords);
+      this.#polledGeneration = this.#generation;
       const remaining = deadline - Date.now();
       if (records.length > 0 || remaining <= 0 || this.#closed) return records;
       await this.#data.wait(remaining);
@@ -359,8 +517,11 @@ class KafkajsConsumer implements LogConsumer {
       }
     }
     assignment.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
-    for (const key of [...this.#positions.keys()]) if (!owned.has(key)) this.#positions.delete(key);
-    this.#buffer.retain(owned);
+    // A new generation reads every partition again from its committed offset (the engine restores its state to
+    // match), so nothing buffered or handed out before counts.
+    this.#positions.clear();
+    this.#buffer.retain(new Set());
+    this.#generation++;
     this.#assignment = assignment;
     this.#rebalancing = false;
     this.#data.wake();

@@ -13,7 +13,10 @@ export interface LogRecord {
 
 export interface ProduceRecord {
   key: string | Buffer | null;
+  /** An empty value is sent as Kafka's null value: a tombstone that deletes the key on a compacted topic (read back empty). */
   value: Buffer;
+  /** An explicit partition (changelogs are partitioned like their input); default: by key. */
+  partition?: number;
 }
 
 export interface TopicPartition {
@@ -44,6 +47,31 @@ export interface ConsumerOptions {
   topics: readonly string[];
   /** Where a group with no committed offset starts; default 'earliest'. */
   start?: 'earliest' | 'latest';
+  /** A stable member id (Kafka static membership) where the client supports it: a restart keeps the assignment. */
+  instanceId?: string;
+}
+
+/**
+ * A producer whose sends and the consumer offsets they came from commit atomically (Kafka transactions): readers
+ * see a transaction's records only once it is committed, and never those of an aborted one.
+ */
+export interface TransactionalProducer {
+  readonly transactionalId: string;
+  /** Opens a transaction; sends until `commit` or `abort` belong to it. */
+  begin(): Promise<void>;
+  send(topic: string, records: readonly ProduceRecord[]): Promise<void>;
+  /** Commits the open transaction together with these next-to-read offsets of `consumer`'s group. */
+  commit(consumer: LogConsumer, offsets: readonly PartitionOffset[]): Promise<void>;
+  /** Drops the open transaction's records (no-op when none is open). */
+  abort(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TransactionalProducerOptions {
+  /** Stable per worker: a restarted worker with the same id fences (aborts) its predecessor's open transaction. */
+  transactionalId: string;
+  /** The broker aborts a transaction left open this long (a crashed worker's); default 10 s. */
+  timeoutMs?: number;
 }
 
 export interface LogConsumer {
@@ -56,6 +84,12 @@ export interface LogConsumer {
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
   /** The partitions this consumer owns now (empty until it has joined its group). */
   assignment(): TopicPartition[];
+  /**
+   * Counts assignment changes (rebalances). After a change every assigned partition is read again from its
+   * committed offset, and the records a `poll` answers all belong to the generation `generation()` reports
+   * right after it: a caller that sees a new generation drops what it did since its last commit and restores.
+   */
+  generation(): number;
   close(): Promise<void>;
 }
 
@@ -65,6 +99,12 @@ export interface Log {
   /** The offset after the last record of each partition of `topic`. */
   endOffsets(topic: string): Promise<PartitionOffset[]>;
   producer(): Promise<LogProducer>;
+  transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer>;
+  /**
+   * Reads the committed records of some partitions of a topic from their start to their end now, without a
+   * consumer group (restoring state from a changelog). Tombstones come back with an empty value.
+   */
+  readPartitions(topic: string, partitions: readonly number[]): Promise<LogRecord[]>;
   consumer(options: ConsumerOptions): Promise<LogConsumer>;
   close(): Promise<void>;
 }

@@ -9,6 +9,8 @@ import type {
   ProduceRecord,
   TopicPartition,
   TopicSpec,
+  TransactionalProducer,
+  TransactionalProducerOptions,
 } from './log.ts';
 import { partitionOf } from './partitioner.ts';
 
@@ -52,13 +54,43 @@ export class MemoryLog implements Log {
     };
   }
 
+  /** In one process a transaction is the records held back until `commit` appends them with the offsets, at once. */
+  async transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    let pending: Array<{ topic: string; records: readonly ProduceRecord[] }> | null = null;
+    return {
+      transactionalId: options.transactionalId,
+      begin: async () => {
+        pending = [];
+      },
+      send: async (topic, records) => {
+        if (pending === null) this.append(topic, records);
+        else pending.push({ topic, records });
+      },
+      commit: async (consumer, offsets) => {
+        for (const { topic, records } of pending ?? []) this.append(topic, records);
+        pending = null;
+        await consumer.commit(offsets);
+      },
+      abort: async () => {
+        pending = null;
+      },
+      close: async () => {},
+    };
+  }
+
+  async readPartitions(topic: string, partitions: readonly number[]): Promise<LogRecord[]> {
+    const topicPartitions = this.#topic(topic).partitions;
+    return partitions.flatMap((partition) => topicPartitions[partition] ?? []);
+  }
+
   /** Appends records synchronously; keyed records go to murmur2(key) like Kafka, unkeyed ones round-robin. */
   append(topic: string, records: readonly ProduceRecord[]): void {
     const { partitions } = this.#topic(topic);
     const timestamp = this.#now();
     for (const record of records) {
       const key = record.key === null ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
-      const partition = key === null ? this.#roundRobin++ % partitions.length : partitionOf(key, partitions.length);
+      const partition =
+        record.partition ?? (key === null ? this.#roundRobin++ % partitions.length : partitionOf(key, partitions.length));
       const log = partitions[partition]!;
       log.push({ topic, partition, offset: log.length, key, value: record.value, timestamp });
     }
@@ -103,6 +135,8 @@ export class MemoryLog implements Log {
         for (const { topic, partition, offset } of offsets) group.set(`${topic}/${partition}`, offset);
       },
       assignment: () => assignment.slice(),
+      // One consumer owns every partition of its topics: the assignment never changes.
+      generation: () => 1,
       close: async () => {
         closed = true;
       },

@@ -1,7 +1,8 @@
 // The `Log` on node-rdkafka (librdkafka): an idempotent producer acknowledged by delivery reports, and a KafkaConsumer read in batches.
 import { createRequire } from 'node:module';
 import type Rdkafka from 'node-rdkafka';
-import type { IAdminClient, KafkaConsumer, LibrdKafkaError, Message, Metadata, Producer } from 'node-rdkafka';
+import { randomUUID } from 'node:crypto';
+import type { IAdminClient, KafkaConsumer, LibrdKafkaError, Message, Metadata, Producer, TopicPartitionOffset } from 'node-rdkafka';
 import { LogError, type LogErrorCode } from './errors.ts';
 import type {
   ConsumerOptions,
@@ -13,6 +14,8 @@ import type {
   ProduceRecord,
   TopicPartition,
   TopicSpec,
+  TransactionalProducer,
+  TransactionalProducerOptions,
 } from './log.ts';
 
 export interface RdkafkaLogOptions {
@@ -37,6 +40,24 @@ const DELIVERY_POLL_MS = 5;
 /** A blocking consume holds a libuv pool thread; slices keep it short and let `close` in. */
 const CONSUME_SLICE_MS = 250;
 const EMPTY = Buffer.alloc(0);
+/** A changelog is read to its end at restore; an open transaction of a crashed writer holds it up to its timeout. */
+const READ_PARTITIONS_TIMEOUT_MS = 120_000;
+
+const toRecord = (message: Message): LogRecord => {
+  const key = message.key;
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: key === null || key === undefined ? null : typeof key === 'string' ? Buffer.from(key) : key,
+    value: message.value ?? EMPTY,
+    timestamp: message.timestamp ?? 0,
+  };
+};
+
+/** Runs a callback-style librdkafka call as a promise, failing with a typed error. */
+const settle = (call: (done: (error: LibrdKafkaError | null | undefined) => void) => void, code: LogErrorCode): Promise<void> =>
+  new Promise((resolve, reject) => call((error) => (error ? reject(toError(code, error)) : resolve())));
 
 type Client = Producer | KafkaConsumer;
 
@@ -130,6 +151,76 @@ export class RdkafkaLog implements Log {
     return wrapper;
   }
 
+  async transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    const producer = new (rdkafka().Producer)(
+      {
+        ...this.#global,
+        'transactional.id': options.transactionalId,
+        'transaction.timeout.ms': options.timeoutMs ?? 10_000,
+        'enable.idempotence': true,
+        'linger.ms': this.#lingerMs,
+        'compression.codec': this.#compression,
+        dr_cb: true,
+      },
+      { partitioner: 'murmur2_random', 'request.required.acks': -1 },
+    );
+    await connect(producer);
+    producer.setPollInterval(DELIVERY_POLL_MS);
+    // Fences an older producer with the same id and aborts the transaction it left open.
+    await settle((done) => producer.initTransactions(REQUEST_TIMEOUT_MS, done), 'connection');
+    const wrapper = new RdkafkaTransactionalProducer(producer, options.transactionalId);
+    wrapper.release = this.#track(wrapper);
+    return wrapper;
+  }
+
+  async readPartitions(topic: string, partitions: readonly number[]): Promise<LogRecord[]> {
+    const control = await this.#controlClient();
+    const ends = await Promise.all(
+      partitions.map(
+        (partition) =>
+          new Promise<{ partition: number; low: number; high: number }>((resolve, reject) => {
+            control.queryWatermarkOffsets(topic, partition, REQUEST_TIMEOUT_MS, (error, offsets) =>
+              error ? reject(toError('admin', error)) : resolve({ partition, low: offsets.lowOffset, high: offsets.highOffset }),
+            );
+          }),
+      ),
+    );
+    const wanted = ends.filter(({ low, high }) => high > low);
+    if (wanted.length === 0) return [];
+    // No group: a manual assignment from the start, read (committed records only) until every partition reports its end.
+    const reader = new (rdkafka().KafkaConsumer)(
+      {
+        ...this.#global,
+        'group.id': `touchstream-reader-${randomUUID()}`,
+        'enable.auto.commit': false,
+        'enable.partition.eof': true,
+        'isolation.level': 'read_committed',
+      },
+      { 'auto.offset.reset': 'earliest' },
+    );
+    await connect(reader);
+    const open = new Set(wanted.map(({ partition }) => partition));
+    reader.on('partition.eof', (eof: { topic: string; partition: number }) => {
+      if (eof.topic === topic) open.delete(eof.partition);
+    });
+    const records: LogRecord[] = [];
+    try {
+      reader.assign(wanted.map(({ partition, low }) => ({ topic, partition, offset: low })));
+      const deadline = Date.now() + READ_PARTITIONS_TIMEOUT_MS;
+      while (open.size > 0) {
+        if (Date.now() > deadline) throw new LogError('consume', `readPartitions: ${topic} did not reach its end in ${READ_PARTITIONS_TIMEOUT_MS} ms`, true);
+        const messages = await new Promise<Message[]>((resolve, reject) => {
+          reader.setDefaultConsumeTimeout(CONSUME_SLICE_MS);
+          reader.consume(10_000, (error, batch) => (error ? reject(toError('consume', error)) : resolve(batch)));
+        });
+        for (const message of messages) records.push(toRecord(message));
+      }
+    } finally {
+      await disconnect(reader);
+    }
+    return records;
+  }
+
   async consumer(options: ConsumerOptions): Promise<LogConsumer> {
     const wrapper = new RdkafkaConsumer();
     const consumer = new (rdkafka().KafkaConsumer)(
@@ -137,6 +228,12 @@ export class RdkafkaLog implements Log {
         ...this.#global,
         'group.id': options.groupId,
         'enable.auto.commit': false,
+        // Static membership: a restarted worker with the same id takes its partitions back without waiting for
+        // the dead one's session to time out; a worker gone for good is replaced after the session timeout.
+        ...(options.instanceId ? { 'group.instance.id': options.instanceId } : {}),
+        'session.timeout.ms': 10_000,
+        // What librdkafka prefetches while the engine does not poll (a sink is down): bounded, so memory is.
+        'queued.max.messages.kbytes': 16_384,
         rebalance_cb: (error: LibrdKafkaError, assignment: TopicPartition[]) => wrapper.onRebalance(error, assignment),
       },
       { 'auto.offset.reset': options.start ?? 'earliest' },
@@ -231,12 +328,12 @@ class Delivery {
 }
 
 class RdkafkaProducer implements LogProducer {
-  readonly #producer: Producer;
+  protected readonly producer: Producer;
   release = (): void => {};
   #closed = false;
 
   constructor(producer: Producer) {
-    this.#producer = producer;
+    this.producer = producer;
     producer.on('delivery-report', (error, report) => (report.opaque as Delivery | undefined)?.settle(1, error));
   }
 
@@ -248,7 +345,7 @@ class RdkafkaProducer implements LogProducer {
     for (let index = 0; index < records.length; ) {
       const record = records[index]!;
       try {
-        this.#producer.produce(topic, null, record.value, record.key, null, delivery);
+        this.producer.produce(topic, record.partition ?? null, record.value.length === 0 ? null : record.value, record.key, null, delivery);
         index++;
       } catch (error) {
         if ((error as LibrdKafkaError).code === errors().ERR__QUEUE_FULL) {
@@ -267,7 +364,7 @@ class RdkafkaProducer implements LogProducer {
     this.#closed = true;
     this.release();
     // Producer.disconnect flushes (delivering what is queued) before it disconnects.
-    await disconnect(this.#producer);
+    await disconnect(this.producer);
   }
 
   /** Waits until delivery reports free room in librdkafka's queue (or a short while). */
@@ -275,17 +372,54 @@ class RdkafkaProducer implements LogProducer {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#producer.removeListener('delivery-report', done);
+        this.producer.removeListener('delivery-report', done);
         resolve();
       };
       const timer = setTimeout(done, 50);
-      this.#producer.once('delivery-report', done);
-      this.#producer.poll();
+      this.producer.once('delivery-report', done);
+      this.producer.poll();
     });
   }
 }
 
+/** librdkafka transactions: begin, produce, send the consumer's offsets with its group metadata (fencing zombies), commit. */
+class RdkafkaTransactionalProducer extends RdkafkaProducer implements TransactionalProducer {
+  #open = false;
+
+  constructor(
+    producer: Producer,
+    readonly transactionalId: string,
+  ) {
+    super(producer);
+  }
+
+  async begin(): Promise<void> {
+    await settle((done) => this.producer.beginTransaction(done), 'produce');
+    this.#open = true;
+  }
+
+  async commit(consumer: LogConsumer, offsets: readonly PartitionOffset[]): Promise<void> {
+    if (!(consumer instanceof RdkafkaConsumer)) throw new LogError('commit', 'commit: the consumer is not an rdkafka consumer', false);
+    if (offsets.length > 0) {
+      const native = consumer.native();
+      await settle(
+        (done) => this.producer.sendOffsetsToTransaction(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })), native, REQUEST_TIMEOUT_MS, done),
+        'commit',
+      );
+    }
+    await settle((done) => this.producer.commitTransaction(REQUEST_TIMEOUT_MS, done), 'commit');
+    this.#open = false;
+  }
+
+  async abort(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    await settle((done) => this.producer.abortTransaction(REQUEST_TIMEOUT_MS, done), 'produce');
+  }
+}
+
 class RdkafkaConsumer implements LogConsumer {
+  #generation = 0;
   #consumer: KafkaConsumer | undefined;
   #assignment: TopicPartition[] = [];
   #consuming: Promise<unknown> = Promise.resolve();
@@ -302,6 +436,7 @@ class RdkafkaConsumer implements LogConsumer {
     if (!consumer) return;
     const cooperative = consumer.rebalanceProtocol() === 'COOPERATIVE';
     const changed = partitions.map(({ topic, partition }) => ({ topic, partition }));
+    this.#generation++;
     try {
       if (error.code === errors().ERR__ASSIGN_PARTITIONS) {
         if (cooperative) consumer.incrementalAssign(changed);
@@ -326,27 +461,53 @@ class RdkafkaConsumer implements LogConsumer {
   async poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
     if (maxRecords <= 0) return [];
     const deadline = Date.now() + timeoutMs;
+    // A rebalance between two consumes makes what the first one read stale (it is read again from the committed offset).
+    let generation = this.#generation;
     let messages = await this.#consume(maxRecords, 0);
     while (messages.length === 0) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.#closed) return [];
+      generation = this.#generation;
       messages = await this.#consume(1, Math.min(remaining, CONSUME_SLICE_MS));
       if (messages.length > 0 && maxRecords > 1) messages = messages.concat(await this.#consume(maxRecords - 1, 0));
     }
-    const records: LogRecord[] = new Array(messages.length);
-    for (let index = 0; index < messages.length; index++) {
-      const message = messages[index]!;
-      const key = message.key;
-      records[index] = {
-        topic: message.topic,
-        partition: message.partition,
-        offset: message.offset,
-        key: key === null || key === undefined ? null : typeof key === 'string' ? Buffer.from(key) : key,
-        value: message.value ?? EMPTY,
-        timestamp: message.timestamp ?? 0,
-      };
+    if (generation !== this.#generation) {
+      // Whether these came before or after the new assignment is unknown: drop them all and read again from the
+      // committed offsets, where the new generation starts anyway.
+      if (messages.length > 0) await this.#rewind();
+      return [];
     }
-    return records;
+    return messages.map(toRecord);
+  }
+
+  generation(): number {
+    return this.#generation;
+  }
+
+  /** Seeks every assigned partition back to its committed offset (the group's start position where none is). */
+  async #rewind(): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer || this.#assignment.length === 0) return;
+    const committed = await new Promise<TopicPartitionOffset[]>((resolve, reject) =>
+      consumer.committed(this.#assignment, REQUEST_TIMEOUT_MS, (error, partitions) => (error ? reject(toError('consume', error)) : resolve(partitions))),
+    );
+    await Promise.all(
+      committed.map(
+        ({ topic, partition, offset }) =>
+          new Promise<void>((resolve, reject) =>
+            // librdkafka's logical offsets: -2 is the beginning (no commit yet; the group starts at 'earliest').
+            consumer.seek({ topic, partition, offset: offset !== undefined && offset >= 0 ? offset : -2 }, REQUEST_TIMEOUT_MS, (error) =>
+              error ? reject(toError('consume', error)) : resolve(),
+            ),
+          ),
+      ),
+    );
+  }
+
+  /** The librdkafka consumer, for `sendOffsetsToTransaction`. */
+  native(): KafkaConsumer {
+    if (!this.#consumer) throw new LogError('closed', 'the consumer is not connected', false);
+    return this.#consumer;
   }
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {

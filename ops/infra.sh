@@ -2,10 +2,10 @@
 # Local test infrastructure for touchstream: Kafka 4.3.1 (KRaft, one node) and ClickHouse 18.16 on 127.0.0.1, without Docker.
 #
 # Usage: ops/infra.sh install|up|down|status|kafka-stop|kafka-start|topics ARGS...
-#   install      apt packages (clickhouse-server, clickhouse-client, kcat, docker-compose) and the Kafka jars, if missing
-#   up           start Kafka and ClickHouse in the background and wait until both answer (no-op if already healthy)
-#   down         stop both (SIGTERM, then SIGKILL) and delete their data, so the next `up` starts empty
-#   status       say whether each server is up; exit 0 only if both are
+#   install      apt packages (clickhouse-server, clickhouse-client, kcat, docker-compose), the Kafka jars and Apicurio, if missing
+#   up           start Kafka, ClickHouse and Apicurio Registry in the background and wait until all answer (no-op if healthy)
+#   down         stop them (SIGTERM, then SIGKILL) and delete their data, so the next `up` starts empty
+#   status       say whether each server is up; exit 0 only if all are
 #   kafka-stop   stop the broker only, keeping its data (for restart-mid-stream tests)
 #   kafka-start  start the broker only, on its existing data
 #   topics ...   run org.apache.kafka.tools.TopicCommand against the broker, e.g. `topics --list`
@@ -16,6 +16,9 @@
 #   TOUCHSTREAM_KAFKA_PORT [9092]  TOUCHSTREAM_KAFKA_CONTROLLER_PORT [9093]
 #   TOUCHSTREAM_CLICKHOUSE_HTTP_PORT [8123]  TOUCHSTREAM_CLICKHOUSE_TCP_PORT [9010]
 #   TOUCHSTREAM_KAFKA_START_TIMEOUT [90]  TOUCHSTREAM_CLICKHOUSE_START_TIMEOUT [30]  (seconds)
+#   TOUCHSTREAM_REGISTRY_PORT [8081]  TOUCHSTREAM_REGISTRY_MANAGEMENT_PORT [8091]  TOUCHSTREAM_REGISTRY_START_TIMEOUT [90]
+#   Apicurio Registry (Confluent-compatible API at /apis/ccompat/v7, in-memory storage) runs beside them: 3.3.3 on a
+#   JDK 21+ found under /usr/lib/jvm (or TOUCHSTREAM_APICURIO_JAVA), else 3.0.9 on the default JDK 17.
 set -euo pipefail
 
 OPS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +31,10 @@ CH_HTTP_PORT=${TOUCHSTREAM_CLICKHOUSE_HTTP_PORT:-8123}
 CH_TCP_PORT=${TOUCHSTREAM_CLICKHOUSE_TCP_PORT:-9010}
 KAFKA_TIMEOUT=${TOUCHSTREAM_KAFKA_START_TIMEOUT:-90}
 CH_TIMEOUT=${TOUCHSTREAM_CLICKHOUSE_START_TIMEOUT:-30}
+REGISTRY_PORT=${TOUCHSTREAM_REGISTRY_PORT:-8081}
+# Quarkus' management interface defaults to 0.0.0.0:9000 (ClickHouse's native port): always give it its own loopback port.
+REGISTRY_MANAGEMENT_PORT=${TOUCHSTREAM_REGISTRY_MANAGEMENT_PORT:-8091}
+REGISTRY_TIMEOUT=${TOUCHSTREAM_REGISTRY_START_TIMEOUT:-90}
 
 KAFKA_VERSION=4.3.1
 KAFKA_POM=$OPS_DIR/kafka/pom.xml
@@ -45,6 +52,29 @@ CH_PID=$CH_DIR/clickhouse.pid
 CH_LOG=$CH_DIR/clickhouse.log
 
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+# Apicurio 3.3.x needs Java 21+; pick a JDK by its release file (no JVM start), else fall back to 3.0.9 on JDK 17.
+apicurio_java() {
+  local release major
+  if [[ -n ${TOUCHSTREAM_APICURIO_JAVA:-} ]]; then echo "$TOUCHSTREAM_APICURIO_JAVA"; return 0; fi
+  for release in /usr/lib/jvm/*/release; do
+    [[ -f $release ]] || continue
+    major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$release")
+    if [[ -n $major ]] && ((major >= 21)) && [[ -x $(dirname "$release")/bin/java ]]; then
+      echo "$(dirname "$release")/bin/java"
+      return 0
+    fi
+  done
+  echo "$JAVA"
+}
+APICURIO_JAVA=$(apicurio_java)
+if [[ $APICURIO_JAVA == "$JAVA" ]]; then APICURIO_VERSION=3.0.9; else APICURIO_VERSION=3.3.3; fi
+APICURIO_HOME=$CACHE_DIR/apicurio-registry-$APICURIO_VERSION
+REG_DIR=$STATE_DIR/apicurio
+REG_PID=$REG_DIR/apicurio.pid
+REG_LOG=$REG_DIR/apicurio.log
+# On the command line of our registry process only: running_pid's marker.
+REG_MARKER=-Dtouchstream.infra.registry=$REG_DIR
 BROKER_JAVA_OPTS=(-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
   -Djava.awt.headless=true -Dlog4j2.configurationFile="$OPS_DIR/kafka/log4j2-broker.properties")
 TOOL_JAVA_OPTS=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
@@ -216,11 +246,39 @@ install_kafka_libs() {
   log "kafka jars cached: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS"
 }
 
+install_apicurio() {
+  if [[ -f $APICURIO_HOME/.complete ]]; then
+    log "apicurio registry $APICURIO_VERSION already cached in $APICURIO_HOME"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found"
+  mkdir -p "$CACHE_DIR"
+  local work jar
+  work=$(mktemp -d "$CACHE_DIR/.apicurio-download.XXXXXX")
+  log "downloading apicurio registry $APICURIO_VERSION (tar.gz:all, ~160 MB) with maven"
+  if ! (cd "$work" && mvn -B -q -Dstyle.color=never dependency:copy \
+    -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" -DoutputDirectory="$work" 9>&-); then
+    rm -rf "$work"
+    die "maven could not fetch apicurio-registry-app $APICURIO_VERSION"
+  fi
+  mkdir -p "$work/home"
+  tar xzf "$work"/apicurio-registry-app-*.tar.gz -C "$work/home" || { rm -rf "$work"; die "could not unpack apicurio"; }
+  # 3.3.x ships a Quarkus fast-jar (quarkus-run.jar); 3.0.x a -runner.jar beside lib/.
+  jar=$(find "$work/home" -name quarkus-run.jar -o -name '*-runner.jar' | head -n 1)
+  [[ -n $jar ]] || { rm -rf "$work"; die "no runnable jar in the apicurio distribution"; }
+  rm -rf "$APICURIO_HOME"
+  mv "$work/home" "$APICURIO_HOME"
+  rm -rf "$work"
+  echo "${jar#"$work/home/"}" >"$APICURIO_HOME/.complete"
+  log "apicurio registry $APICURIO_VERSION cached in $APICURIO_HOME"
+}
+
 cmd_install() {
   local t0=$EPOCHREALTIME
   take_lock
   install_packages
   install_kafka_libs
+  install_apicurio
   log "install done ($(since "$t0") s)"
 }
 
@@ -228,6 +286,7 @@ require_installed() {
   [[ -f $KAFKA_LIBS/.complete ]] || die "kafka jars missing: run ops/infra.sh install"
   [[ -x $CH_BIN ]] || die "$CH_BIN missing: run ops/infra.sh install"
   command -v curl >/dev/null || die "curl missing: run ops/infra.sh install"
+  [[ -f $APICURIO_HOME/.complete ]] || die "apicurio registry $APICURIO_VERSION missing: run ops/infra.sh install"
 }
 
 # ---------------------------------------------------------------- kafka
@@ -421,12 +480,44 @@ clickhouse_wait() {
     "http://$HOST:$CH_HTTP_PORT, native tcp $HOST:$CH_TCP_PORT"
 }
 
+# ---------------------------------------------------------------- apicurio registry
+
+registry_ready() {
+  curl -sf --max-time 2 "http://$HOST:$REGISTRY_PORT/apis/ccompat/v7/subjects" >/dev/null 2>&1
+}
+
+REG_T0=
+registry_launch() {
+  local pid
+  REG_T0=
+  if pid=$(running_pid "$REG_PID" "$REG_MARKER"); then
+    return 0
+  fi
+  rm -f "$REG_PID"
+  require_port_free "$REGISTRY_PORT" "apicurio registry"
+  require_port_free "$REGISTRY_MANAGEMENT_PORT" "apicurio registry management"
+  mkdir -p "$REG_DIR"
+  REG_T0=$EPOCHREALTIME
+  # In-memory storage: every `up` starts with an empty registry, like the broker and ClickHouse after `down`.
+  launch "$REG_PID" "$REG_MARKER" "$REG_LOG" \
+    "$APICURIO_JAVA" -Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$REG_MARKER" \
+    -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.management.host="$HOST" -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
+    -jar "$APICURIO_HOME/$(<"$APICURIO_HOME/.complete")"
+}
+
+registry_wait() {
+  wait_server "apicurio registry" "$REG_PID" "$REG_MARKER" "$REG_LOG" "$REGISTRY_TIMEOUT" "$REG_T0" registry_ready \
+    "http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
+}
+
 # ---------------------------------------------------------------- commands
 
 # If `up` fails half-way, stop whatever this invocation launched, so a failed `up` leaves nothing behind.
 up_failed() {
   [[ -n $KAFKA_T0 ]] && stop_server kafka "$KAFKA_PID" "$KAFKA_CONF" 10
   [[ -n $CH_T0 ]] && stop_server clickhouse "$CH_PID" "$CH_CONF" 10
+  [[ -n $REG_T0 ]] && stop_server "apicurio registry" "$REG_PID" "$REG_MARKER" 10
   return 0
 }
 
@@ -438,8 +529,10 @@ cmd_up() {
   # Launch both first, then wait: ClickHouse starts while the JVM warms up.
   kafka_launch
   clickhouse_launch
+  registry_launch
   clickhouse_wait
   kafka_wait
+  registry_wait
   trap - EXIT
   log "up done ($(since "$t0") s); state in $STATE_DIR"
 }
@@ -449,6 +542,7 @@ cmd_down() {
   take_lock
   stop_server kafka "$KAFKA_PID" "$KAFKA_CONF" 30
   stop_server clickhouse "$CH_PID" "$CH_CONF" 15
+  stop_server "apicurio registry" "$REG_PID" "$REG_MARKER" 15
   [[ -n $STATE_DIR && $STATE_DIR != / ]] || die "refusing to clean STATE_DIR='$STATE_DIR'"
   rm -rf "$KAFKA_DIR/data" "$CH_DIR/data" "$CH_DIR/tmp" "$CH_DIR/user_files" "$CH_DIR/format_schemas"
   log "down done, data removed ($(since "$t0") s); logs kept in $STATE_DIR"
@@ -477,6 +571,17 @@ cmd_status() {
     fi
   else
     log "clickhouse: down"
+    ok=1
+  fi
+  if pid=$(running_pid "$REG_PID" "$REG_MARKER"); then
+    if registry_ready; then
+      log "apicurio registry: up (pid $pid) on http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
+    else
+      log "apicurio registry: process $pid running but not answering on http://$HOST:$REGISTRY_PORT"
+      ok=1
+    fi
+  else
+    log "apicurio registry: down"
     ok=1
   fi
   return "$ok"

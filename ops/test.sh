@@ -2,7 +2,7 @@
 # Full test command (`npm test`): install and start local Kafka + ClickHouse, run vitest against them, always tear down.
 #
 # Arguments are passed to `vitest run`. TOUCHSTREAM_KEEP_INFRA=1 leaves the servers up afterwards.
-# Tests get: TOUCHSTREAM_TEST_KAFKA_BROKERS, TOUCHSTREAM_TEST_CLICKHOUSE_URL, and TOUCHSTREAM_TEST_INFRA
+# Tests get: TOUCHSTREAM_TEST_KAFKA_BROKERS, TOUCHSTREAM_TEST_CLICKHOUSE_URL, TOUCHSTREAM_TEST_SCHEMA_REGISTRY_URL, and TOUCHSTREAM_TEST_INFRA
 # (path of ops/infra.sh, for tests that stop/start the broker with `kafka-stop` / `kafka-start`).
 set -euo pipefail
 
@@ -12,6 +12,7 @@ INFRA="$ROOT/ops/infra.sh"
 
 export TOUCHSTREAM_TEST_KAFKA_BROKERS="127.0.0.1:${TOUCHSTREAM_KAFKA_PORT:-9092}"
 export TOUCHSTREAM_TEST_CLICKHOUSE_URL="http://127.0.0.1:${TOUCHSTREAM_CLICKHOUSE_HTTP_PORT:-8123}"
+export TOUCHSTREAM_TEST_SCHEMA_REGISTRY_URL="http://127.0.0.1:${TOUCHSTREAM_REGISTRY_PORT:-8081}/apis/ccompat/v7"
 export TOUCHSTREAM_TEST_INFRA="$INFRA"
 
 TIMINGS=()

@@ -1,15 +1,26 @@
-// The CX journey operator: dedups events, sessionises digital journeys in event time, lands event rows, closes sessions with KPIs and fires session rules.
+// The CX journey operator: dedups events, sessionises journeys in event time, fires rules inside the live session, links experience to sessions, rolls up KPIs.
 import type { Operator, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
-import { SeenSet, SessionWindows } from '../../engine/index.ts';
+import type { StateChange, StateStore } from '../../engine/index.ts';
+import { SeenSet, SessionWindows, restoreStore, snapshotStores } from '../../engine/index.ts';
+import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, Sentiment, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { isSessionEvent } from '../../schemas/events.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { AnomalyDetector } from './anomaly-detector.ts';
+import { ChannelSwitchDetector } from './channel-switches.ts';
 import { ContactPolicy } from './contact-policy.ts';
 import type { ContactPolicyOptions } from './contact-policy.ts';
-import type { SessionClosedRule } from './rules/rule.ts';
+import { CustomerJourneys, journeyFactsAt } from './customer-journeys.ts';
+import { FeedbackLinker } from './feedback-link.ts';
+import { KpiRollup } from './kpi-rollup.ts';
+import type { LiveSession } from './rules/rule-evaluator.ts';
+import { RuleEvaluator } from './rules/rule-evaluator.ts';
+import type { Firing } from './rules/rule.ts';
 import { toSignal } from './rules/rule.ts';
+import type { RuleSet } from './rules/rule-set.ts';
 import type { SessionAccumulator } from './session-kpis.ts';
 import { sessionKpiAggregator, sessionKpis } from './session-kpis.ts';
+import { SignalQueue } from './signal-queue.ts';
 
 /** The named outputs of the CX topology. */
 export type CxOutputs = {
@@ -17,16 +28,32 @@ export type CxOutputs = {
   sessions: SessionKpis;
   signals: Signal;
   rejected: DeadLetter;
+  feedback: FeedbackRow;
+  social_mentions: SocialMentionRow;
+  channel_switches: ChannelSwitchRow;
+  purchase_attribution: PurchaseAttributionRow;
+  kpi_minute: KpiMinuteRow;
 };
+
+/** Scores free text (pipelines/cx/sentiment.ts in production; a stub in tests). */
+export type ScoreSentiment = (text: string, languageHint?: string | null) => Sentiment;
 
 export interface JourneyOptions {
   /** Session inactivity gap (CONTRACT §2: 30 min by default). */
   sessionGapMs: number;
   /** How long an event_id is remembered for dedup, in event time behind the watermark. */
   dedupHorizonMs: number;
-  rules: readonly SessionClosedRule[];
+  rules: RuleSet;
   contactPolicy: ContactPolicyOptions;
+  scoreSentiment: ScoreSentiment;
+  /** Raises `anomaly` signals from KPI rates (optional). */
+  anomalies?: AnomalyDetector;
+  /** Per customer, at most this many closed sessions, contacts, responses and mentions are kept (default 50). */
+  maxHistoryPerCustomer?: number;
 }
+
+/** History is kept for the longest look-back (7 days: X+O link, journey facts) plus slack for responses still waiting. */
+const HISTORY_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
 const POLICY_EVICT_EVERY_MS = 60_000;
 
@@ -35,69 +62,189 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
   readonly #sessions: SessionWindows<CxEvent, SessionAccumulator>;
   readonly #seen: SeenSet;
   readonly #policy: ContactPolicy;
+  readonly #signals: SignalQueue;
+  readonly #rules: RuleEvaluator;
+  readonly #journeys: CustomerJourneys;
+  readonly #feedback: FeedbackLinker;
+  readonly #switches: ChannelSwitchDetector;
+  readonly #rollup: KpiRollup;
   #policyEvictedAt = Number.NEGATIVE_INFINITY;
+  #rollupLateReported = 0;
 
   constructor(private readonly options: JourneyOptions) {
-    this.#sessions = new SessionWindows({ name: 'journey-sessions', gapMs: options.sessionGapMs }, sessionKpiAggregator);
-    this.#seen = new SeenSet(options.dedupHorizonMs);
+    const gap = options.sessionGapMs;
+    this.#sessions = new SessionWindows({ name: 'journey-sessions', gapMs: gap }, sessionKpiAggregator);
+    this.#seen = new SeenSet(options.dedupHorizonMs, 'journey-seen-ids');
     this.#policy = new ContactPolicy(options.contactPolicy);
+    this.#signals = new SignalQueue(this.#policy);
+    this.#rules = new RuleEvaluator(options.rules, gap);
+    this.#journeys = new CustomerJourneys({ horizonMs: HISTORY_HORIZON_MS + 2 * gap, maxPerCustomer: options.maxHistoryPerCustomer ?? 50 });
+    this.#feedback = new FeedbackLinker(gap);
+    this.#switches = new ChannelSwitchDetector(gap);
+    this.#rollup = new KpiRollup(gap);
   }
 
   process(records: readonly StreamRecord<CxEvent>[], out: Outputs<CxOutputs>, context: OperatorContext): void {
+    if (context.partitionOf) this.#policy.partitionOf = context.partitionOf;
     let duplicates = 0;
     let late = 0;
+    let fired = 0;
     for (const record of records) {
       const event = record.value;
-      if (!this.#seen.add(event.event_id, record.eventTime)) {
+      if (!this.#seen.add(event.event_id, record.eventTime, record.partition)) {
         duplicates++;
         continue;
       }
+      let session: LiveSession | null = null;
       let isLate = false;
       if (isSessionEvent(event)) {
-        const session = this.#sessions.add(record.key, record.eventTime, record.partitionWatermark, record.partition, record.offset, event);
+        session = this.#sessions.add(record.key, record.eventTime, record.partitionWatermark, record.partition, record.offset, event);
         isLate = session === null;
         if (isLate) late++;
       }
       out.emit('events', { event, late: isLate });
+      this.#rollup.addEvent(event);
+      if (isLate) continue; // a late event changes no closed session and fires nothing
+      const sentiment = this.#experience(event, record.key, out);
+      this.options.anomalies?.addEvent(event, sentiment);
+      const firings = this.#rules.onEvent(event, record.key, session, sentiment, () => this.#journeyFacts(record.key, session, event.occurred_at));
+      fired += this.#queue(firings, context);
     }
     if (duplicates > 0) context.metrics.count('touchstream_duplicate_events_total', duplicates, { operator: this.name });
     if (late > 0) context.metrics.count('touchstream_late_events_total', late, { operator: this.name });
+    if (fired > 0) context.metrics.count('touchstream_rule_firings_total', fired, { operator: this.name, trigger: 'event' });
+  }
+
+  /** Records survey responses, contacts and mentions for the journey, queues the X+O link and channel switch, scores text. */
+  #experience(event: CxEvent, key: string, out: Outputs<CxOutputs>): Sentiment | null {
+    switch (event.type) {
+      case 'survey_response': {
+        const { comment, language, metric, score } = event.properties;
+        const sentiment = comment ? this.options.scoreSentiment(comment, language) : null;
+        this.#journeys.addResponse(key, { at: event.occurred_at, metric, score });
+        this.#feedback.add(event, key, sentiment);
+        return sentiment;
+      }
+      case 'contact':
+        this.#journeys.addContact(key, event.occurred_at);
+        this.#switches.add(event, key);
+        return null;
+      case 'social_mention': {
+        const { text, language, platform, product_id, rating } = event.properties;
+        const sentiment = this.options.scoreSentiment(text, language);
+        if (sentiment.label === 'negative') this.#journeys.addNegativeMention(key, event.occurred_at);
+        out.emit('social_mentions', {
+          mention_event_id: event.event_id,
+          customer_id: key,
+          occurred_at: event.occurred_at,
+          platform,
+          product_id: product_id ?? null,
+          rating: rating ?? null,
+          text,
+          language: sentiment.language,
+          sentiment_score: sentiment.score,
+          sentiment_label: sentiment.label,
+        });
+        return sentiment;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Journey facts at `at`: closed history plus the key's other open sessions that ended before it. */
+  #journeyFacts(key: string, current: LiveSession | null, at: number) {
+    const open = this.#sessions
+      .sessionsOf(key)
+      .filter((session) => session !== current)
+      .map((session) => ({ last: session.last, converted: session.accumulator.orders >= 1, cartAbandoned: session.accumulator.cartAdds >= 1 && session.accumulator.orders === 0 }));
+    return journeyFactsAt(this.#journeys.historyOf(key), open, at);
+  }
+
+  #queue(firings: readonly Firing[], context: OperatorContext): number {
+    for (const firing of firings) this.#signals.add(toSignal(firing, context.wallClock()));
+    return firings.length;
   }
 
   onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
-    const gap = this.options.sessionGapMs;
+    let fired = 0;
     this.#sessions.closeUpTo(watermark, (session) => {
       const kpis = sessionKpis(session.key, session.start, session.last, session.accumulator);
       out.emit('sessions', kpis);
-      const fired = this.options.rules.filter((rule) => rule.when(kpis)).sort((a, b) => b.priority - a.priority);
-      for (const rule of fired) {
-        const signal = toSignal(
-          {
-            rule,
-            customerId: kpis.customer_id,
-            sessionId: kpis.session_id,
-            triggerId: kpis.session_id,
-            triggeredAt: kpis.ended_at + gap,
-            reason: rule.reason(kpis),
-            evidence: session.accumulator.cartEventIds,
-          },
-          context.wallClock(),
-        );
-        out.emit('signals', this.#policy.apply(signal));
-      }
+      const touchpoint = session.accumulator.firstTouchpoint.value;
+      this.#rollup.addSession(kpis, touchpoint);
+      this.options.anomalies?.addSession(kpis);
+      // Rules first: "other sessions in the last 7 days" must not count the closing one.
+      const at = kpis.ended_at + this.options.sessionGapMs;
+      fired += this.#queue(this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at)), context);
+      this.#journeys.addSession(session.key, {
+        session_id: kpis.session_id,
+        started_at: kpis.started_at,
+        ended_at: kpis.ended_at,
+        channel: kpis.channel,
+        touchpoint,
+        converted: kpis.converted,
+        cart_abandoned: kpis.cart_abandoned,
+        help_views: kpis.help_views,
+        checkout_errors: kpis.checkout_errors,
+      });
     });
+    if (fired > 0) context.metrics.count('touchstream_rule_firings_total', fired, { operator: this.name, trigger: 'session_closed' });
+    const now = context.wallClock();
+    let emitted = 0;
+    let suppressed = 0;
+    this.#signals.release(watermark, now, (signal) => {
+      if (signal.status === 'emitted') emitted++;
+      else suppressed++;
+      out.emit('signals', signal);
+    });
+    if (emitted > 0) context.metrics.count('touchstream_signals_total', emitted, { operator: this.name, status: 'emitted' });
+    if (suppressed > 0) context.metrics.count('touchstream_signals_total', suppressed, { operator: this.name, status: 'suppressed' });
+    this.options.anomalies?.release(watermark, now, (signal) => out.emit('signals', signal));
+    this.#feedback.release(watermark, this.#journeys, (row) => out.emit('feedback', row));
+    this.#switches.release(watermark, this.#journeys, (row) => out.emit('channel_switches', row));
+    this.#rollup.release(watermark, (row) => out.emit('kpi_minute', row));
+    if (this.#rollup.late > this.#rollupLateReported) {
+      context.metrics.count('touchstream_rollup_late_total', this.#rollup.late - this.#rollupLateReported, { operator: this.name });
+      this.#rollupLateReported = this.#rollup.late;
+    }
     this.#seen.evict(watermark);
     if (watermark - this.#policyEvictedAt >= POLICY_EVICT_EVERY_MS) {
       this.#policy.evict(watermark);
+      this.#journeys.evict(watermark);
       this.#policyEvictedAt = watermark;
     }
   }
 
-  retainedOffsets(): Map<number, number> {
-    return this.#sessions.retainedOffsets();
+  /** The state checkpointed to changelogs and restored on restart and rebalance (engine/state.ts). */
+  #stores(): StateStore[] {
+    return [this.#sessions, this.#seen, this.#policy];
+  }
+
+  get stateStores(): string[] {
+    return this.#stores().map((store) => store.name);
+  }
+
+  snapshot(): StateChange[] {
+    return snapshotStores(this.#stores());
+  }
+
+  restore(store: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
+    restoreStore(this.#stores(), store, partition, entries);
+  }
+
+  reset(): void {
+    for (const store of this.#stores()) store.clear();
   }
 
   gauges(): Record<string, number> {
-    return { live_sessions: this.#sessions.size, dedup_ids: this.#seen.size };
+    return {
+      live_sessions: this.#sessions.size,
+      dedup_ids: this.#seen.size,
+      pending_signals: this.#signals.size,
+      pending_feedback: this.#feedback.size + this.#switches.size,
+      customer_histories: this.#journeys.size,
+      open_rollup_minutes: this.#rollup.size,
+    };
   }
 }

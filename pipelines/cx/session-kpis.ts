@@ -27,8 +27,16 @@ export interface SessionAccumulator {
   firstPage: Stamped<string> | null;
   lastPage: Stamped<string> | null;
   firstExperiment: Stamped<{ id: string; variant: string }> | null;
-  /** add_to_cart event ids, the evidence of a cart reminder (capped). */
+  /** The touchpoint of the first event (the session's entry touchpoint, for rollups and the X+O link). */
+  firstTouchpoint: Stamped<string | null>;
+  /** Event time of the earliest purchase, for rules that ask "no purchase before this event". */
+  firstPurchaseAt: number | null;
+  /** Evidence event ids (capped): add_to_cart, checkout_error and help/contact page_view events. */
   cartEventIds: string[];
+  checkoutErrorIds: string[];
+  helpViewIds: string[];
+  /** Ids of the rules that already fired in this live session (each fires at most once per session). */
+  firedRules: string[];
 }
 
 const MAX_EVIDENCE = 10;
@@ -42,6 +50,7 @@ function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
   acc.events++;
   const stamp = { time, eventId: event.event_id };
   acc.firstEvent = earlier(acc.firstEvent, { ...stamp, value: event.channel })!;
+  acc.firstTouchpoint = earlier(acc.firstTouchpoint, { ...stamp, value: event.touchpoint })!;
   if (event.experiment) acc.firstExperiment = earlier(acc.firstExperiment, { ...stamp, value: event.experiment });
   switch (event.type) {
     case 'page_view': {
@@ -49,7 +58,10 @@ function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
       const page = { ...stamp, value: event.properties.page };
       acc.firstPage = earlier(acc.firstPage, page);
       acc.lastPage = later(acc.lastPage, page);
-      if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') acc.helpViews++;
+      if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') {
+        acc.helpViews++;
+        if (acc.helpViewIds.length < MAX_EVIDENCE) acc.helpViewIds.push(event.event_id);
+      }
       break;
     }
     case 'click':
@@ -63,9 +75,11 @@ function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
     case 'purchase':
       acc.orders++;
       acc.revenue += event.properties.revenue;
+      if (acc.firstPurchaseAt === null || time < acc.firstPurchaseAt) acc.firstPurchaseAt = time;
       break;
     case 'checkout_error':
       acc.checkoutErrors++;
+      if (acc.checkoutErrorIds.length < MAX_EVIDENCE) acc.checkoutErrorIds.push(event.event_id);
       break;
     case 'video_start':
       acc.videosStarted++;
@@ -82,7 +96,9 @@ export const sessionKpiAggregator: SessionAggregator<CxEvent, SessionAccumulator
       events: 0, pageViews: 0, clicks: 0, orders: 0, revenue: 0, cartAdds: 0, cartValue: 0, checkoutErrors: 0,
       helpViews: 0, videosStarted: 0, videosCompleted: 0,
       firstEvent: { time, eventId: event.event_id, value: event.channel },
-      firstPage: null, lastPage: null, firstExperiment: null, cartEventIds: [],
+      firstTouchpoint: { time, eventId: event.event_id, value: event.touchpoint },
+      firstPage: null, lastPage: null, firstExperiment: null, firstPurchaseAt: null,
+      cartEventIds: [], checkoutErrorIds: [], helpViewIds: [], firedRules: [],
     };
     add(acc, event, time);
     return acc;
@@ -104,7 +120,12 @@ export const sessionKpiAggregator: SessionAggregator<CxEvent, SessionAccumulator
     into.firstPage = earlier(into.firstPage, from.firstPage);
     into.lastPage = later(into.lastPage, from.lastPage);
     into.firstExperiment = earlier(into.firstExperiment, from.firstExperiment);
+    into.firstTouchpoint = earlier(into.firstTouchpoint, from.firstTouchpoint)!;
+    if (from.firstPurchaseAt !== null && (into.firstPurchaseAt === null || from.firstPurchaseAt < into.firstPurchaseAt)) into.firstPurchaseAt = from.firstPurchaseAt;
     for (const id of from.cartEventIds) if (into.cartEventIds.length < MAX_EVIDENCE) into.cartEventIds.push(id);
+    for (const id of from.checkoutErrorIds) if (into.checkoutErrorIds.length < MAX_EVIDENCE) into.checkoutErrorIds.push(id);
+    for (const id of from.helpViewIds) if (into.helpViewIds.length < MAX_EVIDENCE) into.helpViewIds.push(id);
+    for (const rule of from.firedRules) if (!into.firedRules.includes(rule)) into.firedRules.push(rule);
   },
 };
 
@@ -117,9 +138,13 @@ export function sessionIdOf(key: string, startedAt: number): string {
 const cents = (value: number) => Math.round(value * 100) / 100;
 
 export function sessionKpis(key: string, startedAt: number, endedAt: number, acc: SessionAccumulator): SessionKpis {
+  return { session_id: sessionIdOf(key, startedAt), ...sessionMeasures(key, startedAt, endedAt, acc) };
+}
+
+/** The KPIs without the id (no hashing): what rules read from a live session on every event. */
+export function sessionMeasures(key: string, startedAt: number, endedAt: number, acc: SessionAccumulator): Omit<SessionKpis, 'session_id'> {
   const converted = acc.orders >= 1;
   return {
-    session_id: sessionIdOf(key, startedAt),
     customer_id: key,
     started_at: startedAt,
     ended_at: endedAt,

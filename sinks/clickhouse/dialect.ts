@@ -1,11 +1,13 @@
 // Renders table specs and row values for a ClickHouse generation: `modern` (chDB / current servers) or `legacy` (the 18.16 server).
-import type { Column, ColumnType, TableSpec } from './tables.ts';
+import type { Column, ColumnType, TableSpec, ViewSpec } from './tables.ts';
 
 export type DialectName = 'modern' | 'legacy';
 
 export interface Dialect {
   readonly name: DialectName;
   createTable(database: string, table: TableSpec, retentionDays: number): string;
+  /** CREATE VIEW for the modern dialect; null where the generation cannot run it (legacy). */
+  createView(database: string, view: ViewSpec): string | null;
   /** Converts a value to what JSONEachRow expects for the column. */
   encode(type: ColumnType, value: unknown): unknown;
 }
@@ -21,6 +23,11 @@ const MODERN_TYPES: Record<ColumnType, string> = {
   timestamp: "DateTime64(3, 'UTC')",
   string_array: 'Array(String)',
   json: 'String',
+  nullable_low_cardinality: 'LowCardinality(Nullable(String))',
+  nullable_bool: 'Nullable(UInt8)',
+  nullable_uint32: 'Nullable(UInt32)',
+  nullable_float64: 'Nullable(Float64)',
+  nullable_timestamp: "Nullable(DateTime64(3, 'UTC'))",
 };
 
 // 18.16 has no DateTime64, TTL, or (without a flag) LowCardinality: seconds and plain strings there.
@@ -28,15 +35,31 @@ const LEGACY_TYPES: Record<ColumnType, string> = {
   ...MODERN_TYPES,
   low_cardinality: 'String',
   timestamp: 'DateTime',
+  nullable_low_cardinality: 'Nullable(String)',
+  nullable_timestamp: 'Nullable(DateTime)',
 };
 
 /** Column codecs (after the comment, as ClickHouse's grammar wants): JSON text compresses well with ZSTD. */
 const MODERN_CODECS: Partial<Record<ColumnType, string>> = { json: 'ZSTD(3)' };
 
+/** The last second rendered: rows of a batch mostly share their second, so its text is built once. */
+let cachedSecond = Number.NaN;
+let cachedSecondText = '';
+const MILLIS = Array.from({ length: 1000 }, (_, millis) => `.${String(millis).padStart(3, '0')}`);
+
 /** 'YYYY-MM-DD hh:mm:ss.mmm' in UTC, what DateTime64(3) parses in JSONEachRow. */
 function timestampText(ms: number, withMillis: boolean): string {
-  const iso = new Date(ms).toISOString();
-  return withMillis ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    const iso = new Date(ms).toISOString();
+    return withMillis ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  }
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    cachedSecondText = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    cachedSecond = second;
+  }
+  return withMillis ? cachedSecondText + MILLIS[ms - second * 1000]! : cachedSecondText;
 }
 
 function dialect(name: DialectName): Dialect {
@@ -44,7 +67,7 @@ function dialect(name: DialectName): Dialect {
   const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   const columnDdl = (column: Column) =>
     `\`${column.name}\` ${types[column.type]}${column.comment ? ` COMMENT ${quote(column.comment)}` : ''}` +
-    (name === 'modern' && MODERN_CODECS[column.type] ? ` CODEC(${MODERN_CODECS[column.type]})` : '');
+    (name === 'modern' && (column.codec ?? MODERN_CODECS[column.type]) ? ` CODEC(${column.codec ?? MODERN_CODECS[column.type]})` : '');
   return {
     name,
     createTable(database, table, retentionDays) {
@@ -52,13 +75,21 @@ function dialect(name: DialectName): Dialect {
       const comment = name === 'modern' ? `\nCOMMENT ${quote(table.comment)}` : '';
       return (
         `CREATE TABLE IF NOT EXISTS \`${database}\`.\`${table.name}\` (\n  ${table.columns.map(columnDdl).join(',\n  ')}\n)` +
-        `\nENGINE = ReplacingMergeTree\nPARTITION BY ${table.partitionBy}\nORDER BY (${table.orderBy.join(', ')})${ttl}${comment}`
+        `\nENGINE = ${table.engine?.kind === 'summing' ? `SummingMergeTree((${table.engine.columns.join(', ')}))` : 'ReplacingMergeTree'}\nPARTITION BY ${table.partitionBy}\nORDER BY (${table.orderBy.join(', ')})${ttl}${comment}`
       );
+    },
+    createView(database, view) {
+      if (name !== 'modern') return null;
+      return `CREATE VIEW IF NOT EXISTS \`${database}\`.\`${view.name}\` AS\n${view.select(database)}\nCOMMENT ${quote(view.comment)}`;
     },
     encode(type, value) {
       switch (type) {
         case 'timestamp':
           return timestampText(value as number, name === 'modern');
+        case 'nullable_timestamp':
+          return value === null ? null : timestampText(value as number, name === 'modern');
+        case 'nullable_bool':
+          return value === null ? null : value ? 1 : 0;
         case 'bool':
           return value ? 1 : 0;
         case 'json':

@@ -1,10 +1,14 @@
 // Sinks that land each pipeline output in its ClickHouse table.
 import { createHash } from 'node:crypto';
+import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter } from './writer.ts';
 import type { TableSpec } from './tables.ts';
-import { EVENTS_TABLE, REJECTED_EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE } from './tables.ts';
+import {
+  CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
+  SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
+} from './tables.ts';
 
 export interface TableSink<T> {
   readonly name: string;
@@ -60,3 +64,12 @@ export const rejectedEventsTableSink = (writer: ClickHouseWriter) =>
     received_at: letter.received_at,
     original: letter.original.toString('base64'),
   }));
+
+/** Rows whose fields are already the table's columns. */
+const asRow = <T>(value: T) => value as unknown as Record<string, unknown>;
+
+export const feedbackTableSink = (writer: ClickHouseWriter) => tableSink<FeedbackRow>(writer, FEEDBACK_TABLE, asRow);
+export const socialMentionsTableSink = (writer: ClickHouseWriter) => tableSink<SocialMentionRow>(writer, SOCIAL_MENTIONS_TABLE, asRow);
+export const channelSwitchesTableSink = (writer: ClickHouseWriter) => tableSink<ChannelSwitchRow>(writer, CHANNEL_SWITCHES_TABLE, asRow);
+export const purchaseAttributionTableSink = (writer: ClickHouseWriter) => tableSink<PurchaseAttributionRow>(writer, PURCHASE_ATTRIBUTION_TABLE, asRow);
+export const kpiMinuteTableSink = (writer: ClickHouseWriter) => tableSink<KpiMinuteRow>(writer, KPI_MINUTE_TABLE, asRow);

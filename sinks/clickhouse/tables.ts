@@ -10,13 +10,23 @@ export type ColumnType =
   | 'float64'
   | 'timestamp'
   | 'string_array'
-  | 'json';
+  | 'json'
+  | 'nullable_low_cardinality'
+  | 'nullable_bool'
+  | 'nullable_uint32'
+  | 'nullable_float64'
+  | 'nullable_timestamp';
 
 export interface Column {
   name: string;
   type: ColumnType;
   comment?: string;
+  /** A compression codec for the modern dialect, e.g. 'ZSTD(3)' for free text, 'Delta, ZSTD(1)' for time series. */
+  codec?: string;
 }
+
+/** The table engine: ReplacingMergeTree (the default: rows with an equal ORDER BY key are one row, query with FINAL). */
+export type TableEngine = { kind: 'replacing' } | { kind: 'summing'; columns: readonly string[] };
 
 export interface TableSpec {
   name: string;
@@ -27,9 +37,18 @@ export interface TableSpec {
   partitionBy: string;
   /** The event-time column retention is measured from. */
   ttlColumn: string;
+  engine?: TableEngine;
+}
+
+/** A view over the tables, for the modern dialect (18.16 lacks what these use: they are documented queries there). */
+export interface ViewSpec {
+  name: string;
+  comment: string;
+  select(database: string): string;
 }
 
 const column = (name: string, type: ColumnType, comment?: string): Column => (comment ? { name, type, comment } : { name, type });
+const text = (name: string, type: 'string' | 'nullable_string', comment?: string): Column => ({ ...column(name, type, comment), codec: 'ZSTD(3)' });
 
 export const EVENTS_TABLE: TableSpec = {
   name: 'events',
@@ -129,4 +148,163 @@ export const REJECTED_EVENTS_TABLE: TableSpec = {
   ttlColumn: 'received_at',
 };
 
-export const TABLES: readonly TableSpec[] = [EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE];
+export const FEEDBACK_TABLE: TableSpec = {
+  name: 'feedback',
+  comment: 'Every survey response with its X+O link to the session before it (CONTRACT §3); one row per response_event_id, query with FINAL.',
+  columns: [
+    column('response_event_id', 'string'),
+    column('customer_id', 'string'),
+    column('responded_at', 'timestamp', 'event time of the response'),
+    column('survey_id', 'low_cardinality'),
+    column('metric', 'low_cardinality', 'nps, csat or ces'),
+    column('score', 'uint32'),
+    column('nps_group', 'nullable_low_cardinality', 'promoter (9–10), passive (7–8), detractor (0–6); nps only'),
+    column('channel', 'low_cardinality'),
+    column('touchpoint', 'nullable_low_cardinality'),
+    text('comment', 'nullable_string'),
+    column('language', 'nullable_low_cardinality'),
+    column('sentiment_score', 'nullable_float64', 'of the comment, in [−1, 1]'),
+    column('sentiment_label', 'nullable_low_cardinality'),
+    column('session_id', 'nullable_string', 'the most recent session that ended at or before the response, ≤ 7 days before'),
+    column('session_ended_at', 'nullable_timestamp'),
+    column('session_channel', 'nullable_low_cardinality'),
+    column('session_touchpoint', 'nullable_low_cardinality', 'touchpoint of the session’s first event'),
+    column('converted', 'nullable_bool'),
+    column('cart_abandoned', 'nullable_bool'),
+  ],
+  orderBy: ['customer_id', 'responded_at', 'response_event_id'],
+  partitionBy: 'toYYYYMM(responded_at)',
+  ttlColumn: 'responded_at',
+};
+
+export const SOCIAL_MENTIONS_TABLE: TableSpec = {
+  name: 'social_mentions',
+  comment: 'Every social mention with its sentiment (CONTRACT §3); query with FINAL.',
+  columns: [
+    column('mention_event_id', 'string'),
+    column('customer_id', 'string'),
+    column('occurred_at', 'timestamp'),
+    column('platform', 'low_cardinality'),
+    column('product_id', 'nullable_string'),
+    column('rating', 'nullable_uint32'),
+    text('text', 'string'),
+    column('language', 'low_cardinality', 'the language the text was scored as'),
+    column('sentiment_score', 'float64', 'in [−1, 1]'),
+    column('sentiment_label', 'low_cardinality', 'negative < −0.05 ≤ neutral ≤ 0.05 < positive'),
+  ],
+  orderBy: ['customer_id', 'occurred_at', 'mention_event_id'],
+  partitionBy: 'toYYYYMM(occurred_at)',
+  ttlColumn: 'occurred_at',
+};
+
+export const CHANNEL_SWITCHES_TABLE: TableSpec = {
+  name: 'channel_switches',
+  comment: '"Tried online before calling": a contact within 24 h after a session with help views or checkout errors (CONTRACT §3); query with FINAL.',
+  columns: [
+    column('contact_event_id', 'string'),
+    column('customer_id', 'string'),
+    column('contacted_at', 'timestamp'),
+    column('contact_kind', 'low_cardinality', 'call, chat or store_visit'),
+    column('contact_channel', 'low_cardinality'),
+    column('contact_reason', 'nullable_string'),
+    column('session_id', 'string', 'the most recent such session before the contact'),
+    column('session_ended_at', 'timestamp'),
+    column('session_channel', 'low_cardinality'),
+    column('gap_ms', 'uint64', 'contacted_at − session_ended_at'),
+    column('help_views', 'uint32'),
+    column('checkout_errors', 'uint32'),
+    column('converted', 'bool'),
+  ],
+  orderBy: ['customer_id', 'contacted_at', 'contact_event_id'],
+  partitionBy: 'toYYYYMM(contacted_at)',
+  ttlColumn: 'contacted_at',
+};
+
+export const PURCHASE_ATTRIBUTION_TABLE: TableSpec = {
+  name: 'purchase_attribution',
+  comment: 'Per purchase, the ad_impression, email_open and email_click events of the customer in the 7 days before it (CONTRACT §3); query with FINAL.',
+  columns: [
+    column('purchase_event_id', 'string'),
+    column('order_id', 'string'),
+    column('customer_id', 'string'),
+    column('purchased_at', 'timestamp'),
+    column('revenue', 'float64'),
+    column('currency', 'low_cardinality'),
+    column('channel', 'low_cardinality'),
+    column('touchpoints', 'uint32', 'marketing touches in [purchased_at − 7 d, purchased_at)'),
+    column('ad_impressions', 'uint32'),
+    column('email_opens', 'uint32'),
+    column('email_clicks', 'uint32'),
+    column('distinct_campaigns', 'uint32'),
+    column('campaigns', 'string_array', 'distinct campaign ids, sorted'),
+    column('first_touch_at', 'nullable_timestamp'),
+    column('last_touch_campaign', 'nullable_string'),
+  ],
+  orderBy: ['customer_id', 'purchased_at', 'purchase_event_id'],
+  partitionBy: 'toYYYYMM(purchased_at)',
+  ttlColumn: 'purchased_at',
+};
+
+export const KPI_MINUTE_TABLE: TableSpec = {
+  name: 'kpi_minute',
+  comment:
+    'Per minute, channel and touchpoint: event measures by event minute, session measures by the minute the session ended (entry touchpoint). ' +
+    'Each row is written once when final, so FINAL (or any sum) sees no double counts after a replay.',
+  columns: [
+    { ...column('minute', 'timestamp'), codec: 'Delta, ZSTD(1)' },
+    column('channel', 'low_cardinality'),
+    column('touchpoint', 'low_cardinality', "'' when none"),
+    column('events', 'uint64'),
+    column('page_views', 'uint64'),
+    column('orders', 'uint64'),
+    column('revenue', 'float64'),
+    column('sessions', 'uint64', 'sessions that ended in this minute'),
+    column('conversions', 'uint64', 'of them, converted'),
+    column('cart_abandonments', 'uint64'),
+    column('responses', 'uint64'),
+    column('nps_responses', 'uint64'),
+    column('promoters', 'uint64'),
+    column('passives', 'uint64'),
+    column('detractors', 'uint64'),
+    column('csat_responses', 'uint64'),
+    column('csat_satisfied', 'uint64', 'csat scores 4–5'),
+    column('ces_responses', 'uint64'),
+    column('ces_sum', 'uint64'),
+  ],
+  orderBy: ['channel', 'touchpoint', 'minute'],
+  partitionBy: 'toYYYYMM(minute)',
+  ttlColumn: 'minute',
+};
+
+export const TABLES: readonly TableSpec[] = [
+  EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE,
+  FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE,
+];
+
+/** Per experiment variant: sessions, conversions, conversion rate, revenue per session. */
+export const EXPERIMENT_VARIANTS_VIEW: ViewSpec = {
+  name: 'experiment_variants',
+  comment: 'Per experiment and variant: sessions, conversion rate and revenue per session (CONTRACT §3).',
+  select: (database) => `SELECT experiment_id, variant, count() AS sessions, sum(converted) AS conversions,
+       avg(converted) AS conversion_rate, sum(revenue) / count() AS revenue_per_session
+FROM \`${database}\`.sessions FINAL
+WHERE experiment_id IS NOT NULL AND variant IS NOT NULL
+GROUP BY experiment_id, variant`,
+};
+
+/** Two-proportion z-test of conversion between each pair of variants of an experiment (pooled standard error, two-sided p). */
+export const EXPERIMENT_SIGNIFICANCE_VIEW: ViewSpec = {
+  name: 'experiment_significance',
+  comment: 'Two-proportion z-test of conversion rate between each pair of variants; p_value two-sided.',
+  select: (database) => `SELECT a.experiment_id AS experiment_id, a.variant AS variant_a, b.variant AS variant_b,
+       a.sessions AS sessions_a, b.sessions AS sessions_b, a.conversion_rate AS rate_a, b.conversion_rate AS rate_b,
+       b.conversion_rate - a.conversion_rate AS difference,
+       (a.conversions + b.conversions) / (a.sessions + b.sessions) AS pooled_rate,
+       if(pooled_rate IN (0, 1), 0, difference / sqrt(pooled_rate * (1 - pooled_rate) * (1 / a.sessions + 1 / b.sessions))) AS z,
+       erfc(abs(z) / sqrt(2)) AS p_value
+FROM \`${database}\`.experiment_variants AS a
+INNER JOIN \`${database}\`.experiment_variants AS b ON a.experiment_id = b.experiment_id
+WHERE a.variant < b.variant`,
+};
+
+export const VIEWS: readonly ViewSpec[] = [EXPERIMENT_VARIANTS_VIEW, EXPERIMENT_SIGNIFICANCE_VIEW];

@@ -1,12 +1,15 @@
 // Creates the touchstream tables and inserts rows, over whichever ClickHouse connection it is given.
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TouchstreamError } from '../../schemas/errors.ts';
 import type { ClickHouseConnection } from './connection.ts';
 import { asDataDirError } from './connection.ts';
 import type { Dialect } from './dialect.ts';
 import { DIALECTS } from './dialect.ts';
-import type { TableSpec } from './tables.ts';
-import { TABLES } from './tables.ts';
+import { rowBinary, supportsRowBinary, UnencodableRow } from './row-binary.ts';
+import type { TableSpec, ViewSpec } from './tables.ts';
+import { TABLES, VIEWS } from './tables.ts';
 
 export interface ClickHouseWriterOptions {
   database: string;
@@ -36,27 +39,63 @@ export class ClickHouseWriter {
     }
   }
 
-  /** Creates the database and every table that does not exist yet (idempotent). */
-  async migrate(tables: readonly TableSpec[] = TABLES): Promise<void> {
+  /** Creates the database and every table and view that does not exist yet (idempotent). */
+  async migrate(tables: readonly TableSpec[] = TABLES, views: readonly ViewSpec[] = VIEWS): Promise<void> {
     await this.#run(() => this.client.command({ query: `CREATE DATABASE IF NOT EXISTS \`${this.database}\`` }));
     for (const table of tables) {
       await this.#run(() => this.client.command({ query: this.dialect.createTable(this.database, table, this.#retentionDays) }));
     }
+    for (const view of views) {
+      const query = this.dialect.createView(this.database, view);
+      if (query) await this.#run(() => this.client.command({ query }));
+    }
   }
 
-  /** Inserts rows whose keys are the table's column names; values are converted for the dialect here. */
+  /**
+   * Inserts rows whose keys are the table's column names; values are converted for the dialect here. Over HTTP the
+   * body is RowBinary built straight into one Buffer (cheapest to build and for the server to parse); embedded chDB
+   * takes JSONCompactEachRow (modern) text; JSONEachRow objects are the fallback for values RowBinary cannot carry.
+   */
   async insert(table: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
+    const target = `\`${this.database}\`.\`${table.name}\``;
+    if (this.connection.path === undefined && supportsRowBinary(table.columns, this.dialect.name)) {
+      let body: Buffer | null = null;
+      try {
+        body = rowBinary(table.columns, this.dialect.name, rows);
+      } catch (error) {
+        if (!(error instanceof UnencodableRow)) throw error;
+      }
+      if (body !== null) {
+        const columns = table.columns.map((column) => `\`${column.name}\``).join(', ');
+        const payload = body;
+        await this.#run(async () => {
+          const result = await this.client.exec({ query: `INSERT INTO ${target} (${columns}) FORMAT RowBinary`, values: Readable.from([payload]) });
+          result.stream.resume();
+          await finished(result.stream);
+        });
+        return;
+      }
+    }
     const columns = table.columns;
-    const values = new Array<Record<string, unknown>>(rows.length);
+    const compact = this.dialect.name === 'modern';
+    const values = new Array<unknown>(rows.length);
     for (let index = 0; index < rows.length; index++) {
       const row = rows[index]!;
-      const encoded: Record<string, unknown> = {};
-      for (const column of columns) encoded[column.name] = this.dialect.encode(column.type, row[column.name] ?? null);
-      values[index] = encoded;
+      if (compact) {
+        const encoded = new Array<unknown>(columns.length);
+        for (let column = 0; column < columns.length; column++) encoded[column] = this.dialect.encode(columns[column]!.type, row[columns[column]!.name] ?? null);
+        values[index] = encoded;
+      } else {
+        const encoded: Record<string, unknown> = {};
+        for (const column of columns) encoded[column.name] = this.dialect.encode(column.type, row[column.name] ?? null);
+        values[index] = encoded;
+      }
     }
     await this.#run(() =>
-      this.client.insert({ table: `\`${this.database}\`.\`${table.name}\``, values, format: 'JSONEachRow' }),
+      compact
+        ? this.client.insert({ table: target, columns: columns.map((column) => column.name) as [string, ...string[]], values, format: 'JSONCompactEachRow' })
+        : this.client.insert({ table: target, values, format: 'JSONEachRow' }),
     );
   }
 

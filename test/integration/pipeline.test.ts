@@ -41,6 +41,7 @@ function journey(run: string) {
   const c1Home = event(c1, 'page_view', at(DAY1, '10:00:00'), { page: '/', page_type: 'home' }, 'web', { experiment: { id: 'checkout-redesign', variant: 'B' }, touchpoint: 'home' });
   const c1AddToCart = event(c1, 'add_to_cart', at(DAY1, '10:02:00'), { product_id: 'sku-1', price: 25, quantity: 2 });
   const c5Late = event(c5, 'click', at(DAY2, '10:10:00'), { element: 'late' });
+  const c2Detractor = event(c2, 'survey_response', at(DAY1, '11:30:00'), { survey_id: 's1', metric: 'nps', score: 3 }, 'survey');
   // In time order per partition, as real traffic comes, but for the deliberately out-of-order events.
   const lines: unknown[] = [
     c1Home,
@@ -56,7 +57,7 @@ function journey(run: string) {
     event(a3, 'click', at(DAY1, '10:25:00'), { element: 'menu' }),
     event(a3, 'click', at(DAY1, '10:15:00'), { element: 'search' }), // out of order, within its open session
     event(c2, 'page_view', at(DAY1, '11:00:00'), { page: '/home', page_type: 'home' }, 'app'),
-    event(c2, 'survey_response', at(DAY1, '11:30:00'), { survey_id: 's1', metric: 'nps', score: 3 }, 'survey'),
+    c2Detractor, // an NPS detractor: fires support_callback (default rules, CONTRACT §4)
     event(c4, 'page_view', at(DAY2, '10:00:00'), { page: '/a', page_type: 'category' }),
     event(c4, 'page_view', at(DAY2, '10:30:03'), { page: '/b', page_type: 'product' }), // 30 min 3 s later: a second session…
     event(c4, 'click', at(DAY2, '10:15:00'), { element: 'bridge' }), // …until this event bridges them into one
@@ -68,7 +69,7 @@ function journey(run: string) {
     { event_id: `${run}-bad-type`, type: 'teleport', occurred_at: at(DAY1, '12:00:00'), channel: 'web', customer_id: c('c1'), properties: {} },
   ];
   const text = `${lines.map((line) => JSON.stringify(line)).join('\n')}\n{"event_id": "${run}-broken", "type":\n`;
-  return { text, c, c1AddToCart, c1Home, c5Late, pusherId: p.customer_id };
+  return { text, c, c1AddToCart, c1Home, c5Late, c2Detractor, pusherId: p.customer_id };
 }
 
 function idBytes(id: number): Buffer {
@@ -84,7 +85,7 @@ describe.each([
   { transport: 'kafkajs' as const, clickhouse: 'HTTP server' },
 ])('pipeline on Kafka via $transport into $clickhouse', ({ transport, clickhouse }) => {
   const run = runId();
-  const { text, c, c1AddToCart, c1Home, c5Late, pusherId } = journey(run);
+  const { text, c, c1AddToCart, c1Home, c5Late, c2Detractor, pusherId } = journey(run);
   let runtime: Runtime;
   const database = `ts_it_${run}`;
   let emitted: Record<string, number> = {};
@@ -187,12 +188,12 @@ describe.each([
     expect(String(invalid.message)).toContain('properties.score: nps score must be 0–10');
   });
 
-  it('emits the cart reminder to ClickHouse and the signals topic', async () => {
+  it('emits the cart reminder and the detractor callback to ClickHouse and the signals topic', async () => {
     const sessions = await runtime.clickhouse.rows<{ session_id: string }>(`SELECT session_id FROM ${database}.sessions FINAL WHERE customer_id = '${c('c1')}'`);
     const signals = await runtime.clickhouse.rows<Record<string, unknown>>(`
       SELECT signal_id, customer_id, session_id, action, channel, priority, rule_id, reason, evidence_event_ids,
              toUInt32(toUnixTimestamp(triggered_at)) AS triggered, toUInt32(toUnixTimestamp(expires_at)) AS expires, status
-      FROM ${database}.signals FINAL`);
+      FROM ${database}.signals FINAL ORDER BY triggered_at`);
     expect(signals).toEqual([
       {
         signal_id: expect.stringMatching(/^[0-9a-f]{32}$/),
@@ -208,19 +209,38 @@ describe.each([
         expires: s(DAY1, '10:35:00') + 48 * 3600,
         status: 'emitted',
       },
+      {
+        signal_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+        customer_id: c('c2'),
+        session_id: null,
+        action: 'support_callback',
+        channel: 'call_center',
+        priority: expect.anything(),
+        rule_id: 'support_callback',
+        reason: 'Scored NPS 3 in survey s1: a detractor worth a call back.',
+        evidence_event_ids: [c2Detractor.event_id],
+        triggered: s(DAY1, '11:30:00'),
+        expires: s(DAY1, '11:30:00') + 24 * 3600,
+        status: 'emitted',
+      },
     ]);
     expect(Number(signals[0]!.priority)).toBe(40);
+    expect(Number(signals[1]!.priority)).toBe(100);
 
     const consumer = await runtime.log.consumer({ groupId: `it-signals-${run}`, topics: [TOPICS.signals], start: 'earliest' });
     const onTopic = await waitFor(async () => {
       const records = [];
       for (let polls = 0; polls < 20; polls++) records.push(...(await consumer.poll(10_000, 200)));
       const mine = records.filter((record) => record.key?.toString().startsWith(run));
-      return mine.length > 0 ? mine : undefined;
-    }, 60_000, 'the cart reminder on touchstream.signals');
+      return mine.length >= 2 ? mine : undefined;
+    }, 60_000, 'the cart reminder and the callback on touchstream.signals');
     await consumer.close();
-    expect(onTopic).toHaveLength(1);
-    const [decoded] = await runtime.codecs.signal.decodeBatch([onTopic[0]!.value]);
-    expect(decoded).toMatchObject({ ok: true, value: { signal_id: signals[0]!.signal_id, customer_id: c('c1'), action: 'cart_reminder', status: 'emitted' } });
+    expect(onTopic).toHaveLength(2);
+    const decoded = await runtime.codecs.signal.decodeBatch(onTopic.map((record) => record.value));
+    const byAction = decoded.map((result) => (result.ok ? result.value : null)).sort((a, b) => String(a?.action).localeCompare(String(b?.action)));
+    expect(byAction).toMatchObject([
+      { signal_id: signals[0]!.signal_id, customer_id: c('c1'), action: 'cart_reminder', status: 'emitted' },
+      { signal_id: signals[1]!.signal_id, customer_id: c('c2'), action: 'support_callback', status: 'emitted' },
+    ]);
   });
 });

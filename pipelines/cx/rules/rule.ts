@@ -1,23 +1,193 @@
-// Next-best-action rules as data: what a rule declares, and how a firing becomes a signal with a deterministic id.
+// Next-best-action rules as data: the rule spec (zod-validated, the same for files and the TS API), its compiled form, and how a firing becomes a signal.
 import { createHash } from 'node:crypto';
-import type { Channel } from '../../../schemas/events.ts';
-import type { SessionKpis, Signal } from '../../../schemas/outputs.ts';
+import { z } from 'zod';
+import type { Channel, EventType } from '../../../schemas/events.ts';
+import { CHANNELS, EVENT_TYPES } from '../../../schemas/events.ts';
+import type { Signal } from '../../../schemas/outputs.ts';
+import type { FactName, Facts, RuleScope } from './facts.ts';
+import { factSpec } from './facts.ts';
 
-/** A rule evaluated when a session closes (e.g. cart_reminder). */
-export interface SessionClosedRule {
-  id: string;
-  on: 'session_closed';
-  action: string;
-  channel: Channel;
-  priority: number;
-  /** How long the signal stays actionable, from its `triggered_at`. */
-  expiresAfterMs: number;
-  when(session: SessionKpis): boolean;
-  /** A sentence a person can read. */
-  reason(session: SessionKpis): string;
+export const OPERATORS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'not_in', 'exists', 'missing'] as const;
+export type ConditionOperator = (typeof OPERATORS)[number];
+
+/** Which event ids a signal carries as evidence. */
+export const EVIDENCE = ['trigger', 'session.cart_adds', 'session.checkout_errors', 'session.help_views'] as const;
+export type EvidenceSource = (typeof EVIDENCE)[number];
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const conditionSchema = z
+  .object({
+    fact: z.string().min(1),
+    op: z.enum(OPERATORS),
+    value: z.union([scalar, z.array(z.union([z.string(), z.number(), z.boolean()]))]).optional(),
+  })
+  .strict();
+
+const durationSchema = z.union([
+  z.number().int().positive(),
+  z.string().regex(DURATION, 'must be a duration such as 30m, 48h or 7d').transform((text) => {
+    const [, amount, unit] = DURATION.exec(text)!;
+    return Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  }),
+]);
+
+const PLACEHOLDER = /\{([a-z0-9_.]+)(?:\|([a-z]+)(?::([a-z ]+))?)?\}/g;
+const FORMATS = new Set(['money', 'decimal', 'count']);
+
+export const ruleSpecSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower_snake_case, 1–64 characters'),
+    /** The `action` of the signal; the rule id when absent. */
+    action: z.string().min(1).max(64).optional(),
+    channel: z.enum(CHANNELS),
+    priority: z.number().int().min(0).max(1000),
+    /** How long the signal stays actionable after `triggered_at`: milliseconds or "30m", "48h", "7d". */
+    expires_after: durationSchema,
+    trigger: z.discriminatedUnion('on', [
+      z.object({ on: z.literal('event'), types: z.array(z.enum(EVENT_TYPES as [EventType, ...EventType[]])).min(1) }).strict(),
+      z.object({ on: z.literal('session_closed') }).strict(),
+    ]),
+    /** All must hold. */
+    when: z.array(conditionSchema).default([]),
+    /** A sentence for people; `{fact}` placeholders, `{fact|money}` or `{fact|decimal}` (2 decimals), `{fact|count:item}` ("1 item", "3 items"). */
+    reason: z.string().min(1).max(500),
+    evidence: z.enum(EVIDENCE).default('trigger'),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((rule, issue) => {
+    const scope: RuleScope = rule.trigger.on;
+    const checkFact = (name: string, path: (string | number)[]) => {
+      const spec = factSpec(name);
+      if (!spec) issue.addIssue({ code: 'custom', path, message: `unknown fact "${name}" (see docs/rules.md for the facts)` });
+      else if (!spec.scopes.includes(scope)) issue.addIssue({ code: 'custom', path, message: `fact "${name}" is not available to ${scope} rules` });
+      return spec;
+    };
+    rule.when.forEach((condition, index) => {
+      const spec = checkFact(condition.fact, ['when', index, 'fact']);
+      const value = condition.value;
+      const valuePath = ['when', index, 'value'];
+      if (condition.op === 'exists' || condition.op === 'missing') {
+        if (value !== undefined) issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} takes no value` });
+        return;
+      }
+      if (value === undefined) return void issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} needs a value` });
+      const isList = Array.isArray(value);
+      if ((condition.op === 'in' || condition.op === 'not_in') !== isList) {
+        return void issue.addIssue({ code: 'custom', path: valuePath, message: isList ? `${condition.op} compares with one value, not a list` : `${condition.op} needs a list` });
+      }
+      const kind = spec?.kind;
+      if (['lt', 'lte', 'gt', 'gte'].includes(condition.op) && typeof value !== 'number') {
+        return void issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} needs a number` });
+      }
+      if (kind && kind !== 'any') {
+        for (const item of isList ? value : [value]) {
+          if (item !== null && typeof item !== kind) {
+            issue.addIssue({ code: 'custom', path: valuePath, message: `fact "${condition.fact}" is a ${kind}, not ${JSON.stringify(item)}` });
+            break;
+          }
+        }
+      }
+    });
+    for (const match of rule.reason.matchAll(PLACEHOLDER)) {
+      checkFact(match[1]!, ['reason']);
+      if (match[2] && !FORMATS.has(match[2])) issue.addIssue({ code: 'custom', path: ['reason'], message: `unknown format "|${match[2]}" (money, decimal, count:<noun>)` });
+      if (match[2] === 'count' && !match[3]) issue.addIssue({ code: 'custom', path: ['reason'], message: '|count needs a noun, e.g. {session.cart_adds|count:item}' });
+    }
+    if (scope === 'session_closed' && rule.evidence === 'trigger') {
+      issue.addIssue({ code: 'custom', path: ['evidence'], message: 'a session_closed rule has no trigger event: use session.cart_adds, session.checkout_errors or session.help_views' });
+    }
+  });
+
+/** A condition with a typed fact name (the TS API); the rules file is checked against the same names at load. */
+export interface Condition {
+  fact: FactName;
+  op: ConditionOperator;
+  value?: string | number | boolean | null | readonly (string | number | boolean)[];
 }
 
-export type Rule = SessionClosedRule;
+/** A rule as users write it, in a rules file or in TypeScript. */
+export type RuleSpec = Omit<z.input<typeof ruleSpecSchema>, 'when'> & { when?: readonly Condition[] };
+
+/** A rule ready to evaluate. */
+export interface Rule {
+  readonly id: string;
+  readonly action: string;
+  readonly channel: Channel;
+  readonly priority: number;
+  readonly expiresAfterMs: number;
+  readonly trigger: { on: 'event'; types: ReadonlySet<EventType> } | { on: 'session_closed' };
+  readonly evidence: EvidenceSource;
+  holds(facts: Facts): boolean;
+  reason(facts: Facts): string;
+}
+
+/** Types a rule in TypeScript (fact names are checked by the compiler); `compileRules` validates it like a file. */
+export const defineRule = (spec: RuleSpec): RuleSpec => spec;
+
+function compileCondition(condition: z.output<typeof conditionSchema>): (facts: Facts) => boolean {
+  const { fact, op, value } = condition;
+  switch (op) {
+    case 'exists':
+      return (facts) => facts.get(fact) !== null;
+    case 'missing':
+      return (facts) => facts.get(fact) === null;
+    case 'eq':
+      return (facts) => facts.get(fact) === value;
+    case 'ne':
+      return (facts) => facts.get(fact) !== value;
+    case 'in': {
+      const set = new Set(value as unknown[]);
+      return (facts) => set.has(facts.get(fact));
+    }
+    case 'not_in': {
+      const set = new Set(value as unknown[]);
+      return (facts) => !set.has(facts.get(fact));
+    }
+    default: {
+      const bound = value as number;
+      const compare = { lt: (a: number) => a < bound, lte: (a: number) => a <= bound, gt: (a: number) => a > bound, gte: (a: number) => a >= bound }[op];
+      return (facts) => {
+        const actual = facts.get(fact);
+        return typeof actual === 'number' && compare(actual);
+      };
+    }
+  }
+}
+
+function formatValue(value: unknown, format: string | undefined, noun: string | undefined): string {
+  if (value === null || value === undefined) return '—';
+  if ((format === 'money' || format === 'decimal') && typeof value === 'number') return value.toFixed(2);
+  if (format === 'count') return `${String(value)} ${noun}${value === 1 ? '' : 's'}`;
+  return String(value);
+}
+
+/** Compiles validated specs; answers the problems (path within the spec and message) instead when a spec is wrong. */
+export function compileRule(spec: RuleSpec): { ok: true; rule: Rule | null } | { ok: false; issues: Array<{ path: (string | number)[]; message: string }> } {
+  const parsed = ruleSpecSchema.safeParse(spec);
+  if (!parsed.success) return { ok: false, issues: parsed.error.issues.map((issue) => ({ path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)), message: issue.message })) };
+  const rule = parsed.data;
+  if (!rule.enabled) return { ok: true, rule: null };
+  const conditions = rule.when.map(compileCondition);
+  const template = rule.reason;
+  return {
+    ok: true,
+    rule: {
+      id: rule.id,
+      action: rule.action ?? rule.id,
+      channel: rule.channel,
+      priority: rule.priority,
+      expiresAfterMs: rule.expires_after,
+      trigger: rule.trigger.on === 'event' ? { on: 'event', types: new Set(rule.trigger.types) } : { on: 'session_closed' },
+      evidence: rule.evidence,
+      holds: (facts) => conditions.every((condition) => condition(facts)),
+      reason: (facts) => template.replace(PLACEHOLDER, (_, name: string, format?: string, noun?: string) => formatValue(facts.get(name), format, noun)),
+    },
+  };
+}
 
 export interface Firing {
   rule: Rule;

@@ -1,0 +1,96 @@
+// Changelog topics of the state stores: one compacted topic per store, partitioned like the input; written in the checkpoint transaction, read back on assignment.
+import type { Log, LogRecord, ProduceRecord, TransactionalProducer } from '../log/log.ts';
+import type { Operator, OutputMap } from './operator.ts';
+import type { StateChange } from './state.ts';
+import type { PartitionTimeState, WatermarkTracker } from './watermarks.ts';
+
+/** The engine's own store: each input partition's event-time progress. */
+export const WATERMARK_STORE = 'watermarks';
+const EMPTY = Buffer.alloc(0);
+
+export class Changelogs {
+  readonly #stores: readonly string[];
+  /** The operator that owns each store. */
+  readonly #owners = new Map<string, Operator<never, OutputMap>>();
+
+  constructor(
+    private readonly log: Log,
+    private readonly prefix: string,
+    operators: readonly Operator<never, OutputMap>[],
+  ) {
+    const stores = [WATERMARK_STORE];
+    for (const operator of operators) {
+      for (const store of operator.stateStores ?? []) {
+        if (stores.includes(store)) throw new Error(`state store ${store} is declared twice`);
+        stores.push(store);
+        this.#owners.set(store, operator);
+      }
+    }
+    this.#stores = stores;
+  }
+
+  /** `<group>-<store>-changelog` (Kafka Streams' naming). */
+  topicOf(store: string): string {
+    return `${this.prefix}-${store}-changelog`;
+  }
+
+  /** Creates the compacted changelog topics with as many partitions as the input topic. */
+  async createTopics(partitions: number): Promise<void> {
+    await this.log.createTopics(
+      this.#stores.map((store) => ({ topic: this.topicOf(store), partitions, config: { 'cleanup.policy': 'compact' } })),
+    );
+  }
+
+  /** The changes to checkpoint now: every operator's snapshot and the partitions whose watermark moved. */
+  collect(operators: readonly Operator<never, OutputMap>[], watermarks: WatermarkTracker): StateChange[] {
+    const changes: StateChange[] = [];
+    for (const operator of operators) if (operator.snapshot) changes.push(...operator.snapshot());
+    for (const { partition, state } of watermarks.changes()) changes.push({ store: WATERMARK_STORE, partition, key: String(partition), value: state });
+    return changes;
+  }
+
+  /** Sends the changes into the open transaction: JSON values, a tombstone (empty value) for deletes. */
+  async write(producer: TransactionalProducer, changes: readonly StateChange[]): Promise<void> {
+    const byTopic = new Map<string, ProduceRecord[]>();
+    for (const change of changes) {
+      const topic = this.topicOf(change.store);
+      let records = byTopic.get(topic);
+      if (!records) byTopic.set(topic, (records = []));
+      const value = change.value === null || change.value === undefined ? EMPTY : Buffer.from(JSON.stringify(change.value));
+      records.push({ key: change.key, value, partition: change.partition });
+    }
+    await Promise.all([...byTopic].map(([topic, records]) => producer.send(topic, records)));
+  }
+
+  /** Reads each store's changelog partitions to their end and hands the latest value per key to its owner. */
+  async restore(partitions: readonly number[], watermarks: WatermarkTracker): Promise<number> {
+    let restored = 0;
+    const stores = await Promise.all(this.#stores.map(async (store) => ({ store, records: await this.log.readPartitions(this.topicOf(store), partitions) })));
+    for (const { store, records } of stores) {
+      for (const [partition, entries] of latestByPartition(records)) {
+        restored += entries.size;
+        if (store === WATERMARK_STORE) {
+          for (const state of entries.values()) watermarks.restore(partition, state as PartitionTimeState);
+          continue;
+        }
+        const owner = this.#owners.get(store);
+        if (!owner?.restore) throw new Error(`state store ${store} has no operator that restores it`);
+        owner.restore(store, partition, entries);
+      }
+    }
+    return restored;
+  }
+}
+
+/** Compaction by hand: the last value of each key per partition, deletes dropped. */
+function latestByPartition(records: readonly LogRecord[]): Map<number, Map<string, unknown>> {
+  const partitions = new Map<number, Map<string, unknown>>();
+  for (const record of records) {
+    let entries = partitions.get(record.partition);
+    if (!entries) partitions.set(record.partition, (entries = new Map()));
+    const key = record.key?.toString() ?? '';
+    if (record.value.length === 0) entries.delete(key);
+    else entries.set(key, JSON.parse(record.value.toString()));
+  }
+  return partitions;
+}

@@ -1,0 +1,87 @@
+// Keyed state stores: what an operator keeps per key and input partition, the changes the engine checkpoints to a changelog, and how it comes back.
+
+/** One key's new value in a store (null: deleted), for the changelog partition its input partition maps to. */
+export interface StateChange {
+  store: string;
+  partition: number;
+  key: string;
+  /** JSON-serialisable; null deletes the key (a tombstone on the compacted changelog). */
+  value: unknown;
+}
+
+/**
+ * A named, partitioned key-value state the engine checkpoints. Implementations track which keys changed since the
+ * last `changes()` call; the engine writes those to `<group>-<store>-changelog` in the checkpoint transaction.
+ */
+export interface StateStore {
+  readonly name: string;
+  /** The keys changed since the last call, with their current value (null when gone); forgets them as changed. */
+  changes(): StateChange[];
+  /** Puts one partition's restored entries back (before any record of that partition is processed). */
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void;
+  /** Forgets everything (a rebalance or a failed checkpoint: state is restored from the changelogs again). */
+  clear(): void;
+}
+
+/** A plain key-value store with change tracking, for operators whose state is a map of JSON values. */
+export class KeyedStateStore<V> implements StateStore {
+  readonly #values = new Map<string, { partition: number; value: V }>();
+  readonly #changed = new Map<string, number>();
+
+  constructor(readonly name: string) {}
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  get(key: string): V | undefined {
+    return this.#values.get(key)?.value;
+  }
+
+  /** Sets a key's value; call again after mutating a value in place so the change is checkpointed. */
+  put(partition: number, key: string, value: V): void {
+    this.#values.set(key, { partition, value });
+    this.#changed.set(key, partition);
+  }
+
+  delete(key: string): void {
+    const entry = this.#values.get(key);
+    if (!entry) return;
+    this.#values.delete(key);
+    this.#changed.set(key, entry.partition);
+  }
+
+  entries(): IterableIterator<[string, { partition: number; value: V }]> {
+    return this.#values.entries();
+  }
+
+  changes(): StateChange[] {
+    const changes: StateChange[] = [];
+    for (const [key, partition] of this.#changed) {
+      changes.push({ store: this.name, partition, key, value: this.#values.get(key)?.value ?? null });
+    }
+    this.#changed.clear();
+    return changes;
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    for (const [key, value] of entries) this.#values.set(key, { partition, value: value as V });
+  }
+
+  clear(): void {
+    this.#values.clear();
+    this.#changed.clear();
+  }
+}
+
+/** The changes of several stores: an operator's `snapshot` hook in one line. */
+export function snapshotStores(stores: readonly StateStore[]): StateChange[] {
+  return stores.flatMap((store) => store.changes());
+}
+
+/** Routes restored entries to the store of that name: an operator's `restore` hook in one line. */
+export function restoreStore(stores: readonly StateStore[], name: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
+  const store = stores.find((candidate) => candidate.name === name);
+  if (!store) throw new Error(`restore: no state store named ${name}`);
+  store.restore(partition, entries);
+}

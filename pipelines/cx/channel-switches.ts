@@ -1,0 +1,72 @@
+// Channel switches (CONTRACT §3, "tried online before calling"): a contact within 24 h after a session with help views or checkout errors.
+import type { ChannelSwitchRow } from '../../schemas/analytics-outputs.ts';
+import type { CxEventOf } from '../../schemas/events.ts';
+import type { CustomerJourneys } from './customer-journeys.ts';
+import { latestSessionBefore } from './customer-journeys.ts';
+
+export const SWITCH_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+interface PendingContact {
+  contact_event_id: string;
+  customer_id: string;
+  contacted_at: number;
+  contact_kind: string;
+  contact_channel: ChannelSwitchRow['contact_channel'];
+  contact_reason: string | null;
+}
+
+/**
+ * A contact waits for the watermark to pass `contacted_at + gap` (see FeedbackLinker: the session before it may
+ * still be open), then is matched with the most recent session of the customer that ended at or before it,
+ * at most 24 h before, and had help_views ≥ 1 or checkout_errors ≥ 1. One row per such contact.
+ */
+export class ChannelSwitchDetector {
+  readonly #pending: PendingContact[] = [];
+
+  constructor(private readonly sessionGapMs: number) {}
+
+  get size(): number {
+    return this.#pending.length;
+  }
+
+  add(event: CxEventOf<'contact'>, key: string): void {
+    this.#pending.push({
+      contact_event_id: event.event_id,
+      customer_id: key,
+      contacted_at: event.occurred_at,
+      contact_kind: event.properties.kind,
+      contact_channel: event.channel,
+      contact_reason: event.properties.reason ?? null,
+    });
+  }
+
+  release(watermark: number, journeys: CustomerJourneys, emit: (row: ChannelSwitchRow) => void): void {
+    let kept = 0;
+    // Oldest first, so rows come out in event-time order whatever the arrival order.
+    this.#pending.sort((a, b) => a.contacted_at - b.contacted_at || (a.contact_event_id < b.contact_event_id ? -1 : a.contact_event_id > b.contact_event_id ? 1 : 0));
+    for (const contact of this.#pending) {
+      if (contact.contacted_at + this.sessionGapMs >= watermark) {
+        this.#pending[kept++] = contact;
+        continue;
+      }
+      const session = latestSessionBefore(
+        journeys.historyOf(contact.customer_id)?.sessions ?? [],
+        contact.contacted_at,
+        SWITCH_WINDOW_MS,
+        (candidate) => candidate.help_views >= 1 || candidate.checkout_errors >= 1,
+      );
+      if (!session) continue;
+      emit({
+        ...contact,
+        session_id: session.session_id,
+        session_ended_at: session.ended_at,
+        session_channel: session.channel,
+        gap_ms: contact.contacted_at - session.ended_at,
+        help_views: session.help_views,
+        checkout_errors: session.checkout_errors,
+        converted: session.converted,
+      });
+    }
+    this.#pending.length = kept;
+  }
+}

@@ -1,0 +1,109 @@
+// Touchpoints before purchase (CONTRACT §3): per purchase, the customer's ad impressions, email opens and clicks in the 7 days before it.
+import type { Operator, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
+import type { CxEvent, CxEventOf } from '../../schemas/events.ts';
+import type { CxOutputs } from './journey-operator.ts';
+
+export const ATTRIBUTION_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+const EVICT_EVERY_MS = 60_000;
+
+interface Touch {
+  eventId: string;
+  at: number;
+  type: 'ad_impression' | 'email_open' | 'email_click';
+  campaign: string;
+}
+
+interface PendingPurchase {
+  key: string;
+  event: CxEventOf<'purchase'>;
+}
+
+const isTouch = (event: CxEvent): event is CxEventOf<'ad_impression' | 'email_open' | 'email_click'> =>
+  event.type === 'ad_impression' || event.type === 'email_open' || event.type === 'email_click';
+
+/**
+ * Keyed by the session key. A purchase waits until the watermark passes it, so touches that arrive a little out
+ * of order are counted the same on every run; touches are kept 7 days behind the watermark (at most
+ * `maxTouchesPerCustomer`, the newest), and a touch with an event id already kept is a duplicate.
+ */
+export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs> {
+  readonly name = 'purchase-attribution';
+  /** Plain state: touches per customer in time order; purchases waiting for the watermark. */
+  readonly #touches = new Map<string, Touch[]>();
+  #pending: PendingPurchase[] = [];
+  #evictedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: { maxTouchesPerCustomer?: number } = {}) {}
+
+  process(records: readonly StreamRecord<CxEvent>[], _out: Outputs<CxOutputs>, context: OperatorContext): void {
+    let taken = 0;
+    const max = this.options.maxTouchesPerCustomer ?? 200;
+    for (const record of records) {
+      const event = record.value;
+      if (event.type === 'purchase') {
+        if (!this.#pending.some((pending) => pending.event.event_id === event.event_id)) this.#pending.push({ key: record.key, event });
+        taken++;
+      } else if (isTouch(event)) {
+        let touches = this.#touches.get(record.key);
+        if (!touches) this.#touches.set(record.key, (touches = []));
+        if (touches.some((touch) => touch.eventId === event.event_id)) continue;
+        let index = touches.length;
+        while (index > 0 && touches[index - 1]!.at > event.occurred_at) index--;
+        touches.splice(index, 0, { eventId: event.event_id, at: event.occurred_at, type: event.type, campaign: event.properties.campaign_id });
+        if (touches.length > max) touches.splice(0, touches.length - max);
+        taken++;
+      }
+    }
+    if (taken > 0) context.metrics.count('touchstream_operator_input_total', taken, { operator: this.name });
+  }
+
+  onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    if (this.#pending.length > 0) {
+      const due = this.#pending.filter((pending) => pending.event.occurred_at < watermark);
+      if (due.length > 0) {
+        this.#pending = this.#pending.filter((pending) => pending.event.occurred_at >= watermark);
+        due.sort((a, b) => a.event.occurred_at - b.event.occurred_at || (a.event.event_id < b.event.event_id ? -1 : 1));
+        for (const { key, event } of due) out.emit('purchase_attribution', this.#attribute(key, event));
+        context.metrics.count('touchstream_operator_output_total', due.length, { operator: this.name, output: 'purchase_attribution' });
+      }
+    }
+    if (watermark - this.#evictedAt >= EVICT_EVERY_MS) {
+      this.#evictedAt = watermark;
+      // Keep what a purchase still waiting (up to the watermark) may look back to.
+      const limit = watermark - ATTRIBUTION_WINDOW_MS - EVICT_EVERY_MS;
+      for (const [key, touches] of this.#touches) {
+        let count = 0;
+        while (count < touches.length && touches[count]!.at < limit) count++;
+        if (count === touches.length) this.#touches.delete(key);
+        else if (count > 0) touches.splice(0, count);
+      }
+    }
+  }
+
+  #attribute(key: string, event: CxEventOf<'purchase'>) {
+    const at = event.occurred_at;
+    const window = (this.#touches.get(key) ?? []).filter((touch) => touch.at >= at - ATTRIBUTION_WINDOW_MS && touch.at < at);
+    const campaigns = [...new Set(window.map((touch) => touch.campaign))].sort();
+    return {
+      purchase_event_id: event.event_id,
+      order_id: event.properties.order_id,
+      customer_id: key,
+      purchased_at: at,
+      revenue: event.properties.revenue,
+      currency: event.properties.currency,
+      channel: event.channel,
+      touchpoints: window.length,
+      ad_impressions: window.filter((touch) => touch.type === 'ad_impression').length,
+      email_opens: window.filter((touch) => touch.type === 'email_open').length,
+      email_clicks: window.filter((touch) => touch.type === 'email_click').length,
+      distinct_campaigns: campaigns.length,
+      campaigns,
+      first_touch_at: window[0]?.at ?? null,
+      last_touch_campaign: window.at(-1)?.campaign ?? null,
+    };
+  }
+
+  gauges(): Record<string, number> {
+    return { attribution_customers: this.#touches.size, attribution_pending_purchases: this.#pending.length };
+  }
+}

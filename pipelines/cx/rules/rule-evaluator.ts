@@ -1,0 +1,81 @@
+// Evaluates the rule set in event time: event rules on each event inside its live session, session rules when a session closes; each rule at most once per session.
+import type { Sentiment } from '../../../schemas/analytics-outputs.ts';
+import type { CxEvent } from '../../../schemas/events.ts';
+import type { SessionKpis } from '../../../schemas/outputs.ts';
+import type { SessionAccumulator } from '../session-kpis.ts';
+import { sessionIdOf, sessionMeasures } from '../session-kpis.ts';
+import type { JourneyFacts } from './facts.ts';
+import { Facts } from './facts.ts';
+import type { EvidenceSource, Firing, Rule } from './rule.ts';
+import type { RuleSet } from './rule-set.ts';
+
+/** The live session an event joined, as the session windows hold it. */
+export interface LiveSession {
+  key: string;
+  start: number;
+  last: number;
+  accumulator: SessionAccumulator;
+}
+
+function evidenceOf(source: EvidenceSource, triggerId: string | null, accumulator: SessionAccumulator | null): string[] {
+  switch (source) {
+    case 'trigger':
+      return triggerId === null ? [] : [triggerId];
+    case 'session.cart_adds':
+      return [...(accumulator?.cartEventIds ?? [])];
+    case 'session.checkout_errors':
+      return [...(accumulator?.checkoutErrorIds ?? [])];
+    case 'session.help_views':
+      return [...(accumulator?.helpViewIds ?? [])];
+  }
+}
+
+export class RuleEvaluator {
+  constructor(
+    private readonly rules: RuleSet,
+    private readonly sessionGapMs: number,
+  ) {}
+
+  /**
+   * Rules triggered by this event, in priority order. With a live session, a rule that fired in it before is
+   * skipped and a firing is remembered in the session (merged sessions keep the union); without one, each
+   * event may fire each rule once.
+   */
+  onEvent(event: CxEvent, key: string, session: LiveSession | null, sentiment: Sentiment | null, journey: () => JourneyFacts): Firing[] {
+    const candidates = this.rules.forEvent(event.type);
+    if (!candidates) return [];
+    let facts: Facts | null = null;
+    const firings: Firing[] = [];
+    for (const rule of candidates) {
+      if (session && session.accumulator.firedRules.includes(rule.id)) continue;
+      facts ??= new Facts({
+        event,
+        sentiment,
+        session: session ? sessionMeasures(key, session.start, session.last, session.accumulator) : null,
+        purchasedBeforeEvent: session ? session.accumulator.firstPurchaseAt !== null && session.accumulator.firstPurchaseAt < event.occurred_at : null,
+        journey,
+      });
+      if (!rule.holds(facts)) continue;
+      if (session) session.accumulator.firedRules.push(rule.id);
+      firings.push(this.#firing(rule, key, session ? sessionIdOf(key, session.start) : null, event.event_id, event.occurred_at, facts, evidenceOf(rule.evidence, event.event_id, session?.accumulator ?? null)));
+    }
+    return firings;
+  }
+
+  /** Session rules for a closing session; `triggered_at` is its end + gap, when the engine can know it closed. */
+  onSessionClosed(kpis: SessionKpis, accumulator: SessionAccumulator, journey: () => JourneyFacts): Firing[] {
+    const firings: Firing[] = [];
+    let facts: Facts | null = null;
+    for (const rule of this.rules.sessionClosed) {
+      if (accumulator.firedRules.includes(rule.id)) continue;
+      facts ??= new Facts({ event: null, sentiment: null, session: kpis, purchasedBeforeEvent: null, journey });
+      if (!rule.holds(facts)) continue;
+      firings.push(this.#firing(rule, kpis.customer_id, kpis.session_id, kpis.session_id, kpis.ended_at + this.sessionGapMs, facts, evidenceOf(rule.evidence, null, accumulator)));
+    }
+    return firings;
+  }
+
+  #firing(rule: Rule, customerId: string, sessionId: string | null, triggerId: string, triggeredAt: number, facts: Facts, evidence: string[]): Firing {
+    return { rule, customerId, sessionId, triggerId, triggeredAt, reason: rule.reason(facts), evidence };
+  }
+}

@@ -1,0 +1,116 @@
+// The journey and experience outputs of CONTRACT §3 (feedback, social mentions, channel switches, touchpoints before purchase, rollups).
+import type { Channel, EventTimeMs, SurveyMetric } from './events.ts';
+
+export type SentimentLabel = 'negative' | 'neutral' | 'positive';
+
+/** A text's sentiment (CONTRACT §3): score in [−1, 1], label by the ±0.05 bounds, the language it was read as. */
+export interface Sentiment {
+  score: number;
+  label: SentimentLabel;
+  language: string;
+}
+
+export type NpsGroup = 'promoter' | 'passive' | 'detractor';
+
+/** One survey response with its X+O link to the session before it (table `feedback`). */
+export interface FeedbackRow {
+  response_event_id: string;
+  customer_id: string;
+  responded_at: EventTimeMs;
+  survey_id: string;
+  metric: SurveyMetric;
+  score: number;
+  /** nps only: promoter 9–10, passive 7–8, detractor 0–6. */
+  nps_group: NpsGroup | null;
+  channel: Channel;
+  touchpoint: string | null;
+  comment: string | null;
+  language: string | null;
+  sentiment_score: number | null;
+  sentiment_label: SentimentLabel | null;
+  /** The customer's most recent session that ended at or before the response and at most 7 days before it. */
+  session_id: string | null;
+  session_ended_at: EventTimeMs | null;
+  session_channel: Channel | null;
+  /** The touchpoint of that session's first event. */
+  session_touchpoint: string | null;
+  converted: boolean | null;
+  cart_abandoned: boolean | null;
+}
+
+/** A social mention with its sentiment (table `social_mentions`). */
+export interface SocialMentionRow {
+  mention_event_id: string;
+  customer_id: string;
+  occurred_at: EventTimeMs;
+  platform: string;
+  product_id: string | null;
+  rating: number | null;
+  text: string;
+  language: string;
+  sentiment_score: number;
+  sentiment_label: SentimentLabel;
+}
+
+/** "Tried online before calling": a contact within 24 h after a session with help views or checkout errors (table `channel_switches`). */
+export interface ChannelSwitchRow {
+  contact_event_id: string;
+  customer_id: string;
+  contacted_at: EventTimeMs;
+  contact_kind: string;
+  contact_channel: Channel;
+  contact_reason: string | null;
+  session_id: string;
+  session_ended_at: EventTimeMs;
+  session_channel: Channel;
+  /** contacted_at − session_ended_at. */
+  gap_ms: number;
+  help_views: number;
+  checkout_errors: number;
+  converted: boolean;
+}
+
+/** The marketing touches in the 7 days before one purchase (table `purchase_attribution`). */
+export interface PurchaseAttributionRow {
+  purchase_event_id: string;
+  order_id: string;
+  customer_id: string;
+  purchased_at: EventTimeMs;
+  revenue: number;
+  currency: string;
+  channel: Channel;
+  /** ad_impression, email_open and email_click events in [purchased_at − 7 d, purchased_at). */
+  touchpoints: number;
+  ad_impressions: number;
+  email_opens: number;
+  email_clicks: number;
+  distinct_campaigns: number;
+  campaigns: string[];
+  first_touch_at: EventTimeMs | null;
+  last_touch_campaign: string | null;
+}
+
+/** Per minute, channel and touchpoint: the dashboard rollup (table `kpi_minute`). */
+export interface KpiMinuteRow {
+  minute: EventTimeMs;
+  channel: Channel;
+  /** '' when the events carried none. */
+  touchpoint: string;
+  events: number;
+  page_views: number;
+  orders: number;
+  revenue: number;
+  /** Sessions that ended in this minute (their channel and entry touchpoint) and how many of them converted. */
+  sessions: number;
+  conversions: number;
+  cart_abandonments: number;
+  responses: number;
+  nps_responses: number;
+  promoters: number;
+  passives: number;
+  detractors: number;
+  csat_responses: number;
+  csat_satisfied: number;
+  ces_responses: number;
+  ces_sum: number;
+}

@@ -1,0 +1,82 @@
+// Drives the CX operators by hand in unit tests: hand-built events in, every output collected, watermarks set explicitly.
+import type { Operator, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
+import { MetricsRecorder } from '../../engine/index.ts';
+import { AnomalyDetector } from '../../pipelines/cx/anomaly-detector.ts';
+import type { AnomalyConfig } from '../../pipelines/cx/anomaly-detector.ts';
+import { DEFAULT_CONTACT_POLICY } from '../../pipelines/cx/contact-policy.ts';
+import type { CxOutputs, ScoreSentiment } from '../../pipelines/cx/journey-operator.ts';
+import { JourneyOperator } from '../../pipelines/cx/journey-operator.ts';
+import { DEFAULT_RULES } from '../../pipelines/cx/rules/default-rules.ts';
+import type { RuleSpec } from '../../pipelines/cx/rules/rule.ts';
+import type { RuleSet } from '../../pipelines/cx/rules/rule-set.ts';
+import { compileRules } from '../../pipelines/cx/rules/rule-set.ts';
+import type { Channel, CxEvent, EventType } from '../../schemas/events.ts';
+import { sessionKeyOf } from '../../schemas/events.ts';
+
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+export const DAY = 24 * HOUR;
+export const T0 = Date.parse('2026-11-02T10:00:00.000Z');
+/** Event time `minutes` after 10:00 on 2026-11-02. */
+export const at = (minutes: number) => T0 + minutes * MIN;
+
+export function event(id: string, type: EventType, minutes: number, properties: Record<string, unknown>, options: { customer?: string; channel?: Channel; touchpoint?: string | null } = {}): CxEvent {
+  return {
+    event_id: id,
+    type,
+    occurred_at: at(minutes),
+    customer_id: options.customer ?? 'c1',
+    anonymous_id: null,
+    channel: options.channel ?? 'web',
+    touchpoint: options.touchpoint ?? null,
+    experiment: null,
+    properties,
+  } as CxEvent;
+}
+
+/** Sentiment by the text itself, so tests say exactly what each text scores. */
+export const stubSentiment: ScoreSentiment = (text) => {
+  const score = text.startsWith('BAD') ? -0.8 : text.startsWith('GOOD') ? 0.6 : 0;
+  return { score, label: score < -0.05 ? 'negative' : score > 0.05 ? 'positive' : 'neutral', language: 'en' };
+};
+
+export const WALL_CLOCK = Date.parse('2026-11-10T00:00:00.000Z');
+
+export class Harness<O extends Operator<CxEvent, CxOutputs>> {
+  readonly outputs: { [K in keyof CxOutputs]: CxOutputs[K][] } = {
+    events: [], sessions: [], signals: [], rejected: [], feedback: [], social_mentions: [], channel_switches: [], purchase_attribution: [], kpi_minute: [],
+  };
+  readonly metrics = new MetricsRecorder();
+  readonly context: OperatorContext = { wallClock: () => WALL_CLOCK, metrics: this.metrics };
+  readonly #out: Outputs<CxOutputs> = { emit: (output, value) => void (this.outputs[output] as unknown[]).push(value) };
+  #offset = 0;
+
+  constructor(readonly operator: O) {}
+
+  /** Processes events as one batch from partition 0; the partition watermark is `partitionWatermark` (none by default). */
+  process(events: readonly CxEvent[], partitionWatermark = Number.NEGATIVE_INFINITY): this {
+    const records: StreamRecord<CxEvent>[] = events.map((value) => ({
+      value, key: sessionKeyOf(value), eventTime: value.occurred_at, partition: 0, offset: this.#offset++, partitionWatermark,
+    }));
+    this.operator.process(records, this.#out, this.context);
+    return this;
+  }
+
+  watermark(time: number): this {
+    this.operator.onWatermark(time, this.#out, this.context);
+    return this;
+  }
+}
+
+export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet; anomaly?: AnomalyConfig; gapMs?: number } = {}) {
+  return new Harness(
+    new JourneyOperator({
+      sessionGapMs: options.gapMs ?? 30 * MIN,
+      dedupHorizonMs: HOUR,
+      rules: Array.isArray(options.rules) || !options.rules ? compileRules((options.rules as readonly RuleSpec[] | undefined) ?? DEFAULT_RULES) : (options.rules as RuleSet),
+      contactPolicy: DEFAULT_CONTACT_POLICY,
+      scoreSentiment: stubSentiment,
+      ...(options.anomaly ? { anomalies: new AnomalyDetector(options.anomaly) } : {}),
+    }),
+  );
+}
