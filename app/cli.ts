@@ -14,6 +14,7 @@ import type { Config, ConfigInput } from './config.ts';
 import { loadConfig } from './config.ts';
 import type { FileSourceFlags } from './file-source.ts';
 import { fileSource, withFileSourceFlags } from './file-source.ts';
+import { ConsumerLag } from './consumer-lag.ts';
 import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
 import { ingest, openClickHouse, openRuntime, replay, runPipeline } from './runtime.ts';
 
@@ -120,14 +121,27 @@ withCommonFlags(program.command('run'))
     const logger = pino({ level: config.logLevel });
     const metrics = new PrometheusMetrics();
     let running = false;
-    const ops = await startOpsServer({ metrics, ready: () => running, port: config.metricsPort, host: config.metricsHost });
     const runtime = await openRuntime(config, { metrics });
+    const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
+    // Ready: running, and the measured lag is within the configured bound.
+    const ready = () => running && lag.total !== null && lag.total <= config.readyMaxLag;
+    const ops = await startOpsServer({ metrics, ready, port: config.metricsPort, host: config.metricsHost });
     const stop = new AbortController();
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        logger.info({ signal }, 'stopping: draining, flushing and committing');
+        stop.abort();
+      });
+    }
+    lag.every(5000, stop.signal);
     logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream running');
     try {
       running = true;
-      const result = await runPipeline(runtime, { signal: stop.signal });
+      const result = await runPipeline(runtime, {
+        signal: stop.signal,
+        onCommit: (offsets) => lag.committed(offsets),
+        onRestart: (error, delayMs) => logger.warn({ err: error, delayMs }, 'pipeline restarting after a retriable failure'),
+      });
       logger.info({ records: result.records, emitted: result.emitted }, 'touchstream stopped: flushed and committed');
     } finally {
       running = false;

@@ -62,6 +62,8 @@ export const configSchema = z.object({
   metricsPort: number.pipe(z.number().int().min(0).max(65535)).default(9464),
   /** Interface /metrics binds to: loopback unless a container or scraper needs more. */
   metricsHost: z.string().default('127.0.0.1'),
+  /** /readyz answers 200 only while the consumer lag is at most this many records (and has been measured). */
+  readyMaxLag: number.pipe(z.number().int().min(0)).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A rules file (YAML or JSON, docs/rules.md); without one, the default rule set of CONTRACT §4. */
   rules: z.string().min(1).optional(),
@@ -108,6 +110,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_COLLECTOR_WRITE_KEYS: 'collector.writeKeys',
   TOUCHSTREAM_SCHEMA_REGISTRY_URL: 'schemaRegistry.url',
   TOUCHSTREAM_METRICS_HOST: 'metricsHost',
+  TOUCHSTREAM_READY_MAX_LAG: 'readyMaxLag',
   TOUCHSTREAM_RULES: 'rules',
   TOUCHSTREAM_ANOMALY_THRESHOLD: 'anomaly.threshold',
   TOUCHSTREAM_ANOMALY_MIN_VOLUME: 'anomaly.minVolume',

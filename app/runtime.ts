@@ -85,11 +85,12 @@ async function openLog(config: Config): Promise<Log> {
 }
 
 /** Opens the ClickHouse writer alone (for `touchstream query`). */
-export async function openClickHouse(config: Config): Promise<ClickHouseWriter> {
+export async function openClickHouse(config: Config, metrics?: Metrics): Promise<ClickHouseWriter> {
   mkdirSync(config.dataDir, { recursive: true });
   return new ClickHouseWriter(connectClickHouse(clickHouseTargetOf(config)), {
     database: config.clickhouse.database,
     retentionDays: config.clickhouse.retentionDays,
+    ...(metrics ? { metrics } : {}),
   });
 }
 
@@ -106,7 +107,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
   };
-  const clickhouse = await openClickHouse(config);
+  const clickhouse = await openClickHouse(config, metrics);
   await clickhouse.migrate();
   const log = options.log ?? (await openLog(config));
   const partitions = config.kafka.partitions;
@@ -183,6 +184,8 @@ export interface PipelineRunOptions {
   poll?: { maxRecords?: number; timeoutMs?: number };
   /** Told when the job restarts after a retriable failure (a failed checkpoint, the broker gone). */
   onRestart?(error: unknown, delayMs: number): void;
+  /** Told the committed input offsets after each checkpoint (for consumer lag). */
+  onCommit?(offsets: readonly PartitionOffset[]): void;
 }
 
 /** The next-best-action rules: the configured rules file, else the default set (CONTRACT §4); a wrong file throws `invalid_rules`. */
@@ -250,6 +253,7 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
       watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
       ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onCommit ? { onCommit: options.onCommit } : {}),
       poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
       flush: { intervalMs: config.engine.flushIntervalMs },
       wallClock,

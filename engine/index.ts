@@ -3,6 +3,8 @@ export * from './operator.ts';
 export * from './metrics.ts';
 export * from './watermarks.ts';
 export * from './session-windows.ts';
+export * from './time-windows.ts';
+export * from './event-time-timers.ts';
 export * from './runner.ts';
 export * from './seen-set.ts';
 export * from './state.ts';

@@ -36,6 +36,8 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
   wallClock?: () => number;
   metrics?: Metrics;
+  /** Told the input offsets each time they are committed (the composition root derives consumer lag from them). */
+  onCommit?(offsets: readonly PartitionOffset[]): void;
   /** Abort to stop a live job: it flushes, commits and resolves. */
   signal?: AbortSignal;
   /**
@@ -94,6 +96,7 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
    * comes back from the changelogs, consistent with those offsets because both were committed in one transaction.
    */
   const rebalanced = async () => {
+    pendingAppendTimes.length = 0;
     buffers.clear();
     buffered = 0;
     processed.clear();
@@ -124,6 +127,9 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
 
   /** A rebalance since the records were processed: their work is redone from the committed offsets, not committed. */
   const stale = () => generation !== null && options.consumer.generation() !== generation;
+
+  /** Log append time (median record) of each poll batch whose outputs are not durable yet. */
+  const pendingAppendTimes: number[] = [];
 
   const flush = async () => {
     if (stale()) return;
@@ -169,6 +175,11 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       await options.consumer.commit(offsets);
     }
     for (const { partition, offset } of offsets) committed.set(partition, offset);
+    if (offsets.length > 0) options.onCommit?.(offsets);
+    // Input-to-durable latency: from when each poll batch was appended to the log to now, when its outputs are durable.
+    const durableAt = wallClock();
+    for (const appendedAt of pendingAppendTimes) metrics.observe('touchstream_event_to_output_seconds', Math.max(0, durableAt - appendedAt) / 1000, { job: options.name });
+    pendingAppendTimes.length = 0;
     for (const [output, values] of buffers) {
       emitted[output as string] = (emitted[output as string] ?? 0) + values.length;
       metrics.count('touchstream_output_values_total', values.length, { job: options.name, output: String(output) });
@@ -187,10 +198,12 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       generation = current;
     }
     if (records.length > 0) {
+      pendingAppendTimes.push(records[records.length >> 1]!.timestamp);
       total += records.length;
       metrics.count('touchstream_input_records_total', records.length, { job: options.name });
       const decoded = await options.decode(records, out);
       const now = wallClock();
+      if (records.length >= maxRecords) watermarks.behind(now);
       const batch: StreamRecord<E>[] = new Array(decoded.length);
       for (let index = 0; index < decoded.length; index++) {
         const { record, value } = decoded[index]!;
@@ -220,7 +233,12 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
     for (const operator of options.operators) {
       for (const [name, value] of Object.entries(operator.gauges?.() ?? {})) metrics.gauge(`touchstream_${name}`, value, { job: options.name });
     }
-    if (finished || stopping || buffered >= maxBuffered || wallClock() - lastFlush >= flushIntervalMs) await flush();
+    if (finished || stopping || buffered >= maxBuffered || wallClock() - lastFlush >= flushIntervalMs) {
+      const flushStarted = wallClock();
+      await flush();
+      // Input was not read meanwhile (a slow or down sink is retried here): that wait is not partition idleness.
+      watermarks.paused(wallClock() - flushStarted);
+    }
     if (finished || stopping) return { records: total, watermark: lastWatermark, emitted };
   }
 }

@@ -70,6 +70,27 @@ export class WatermarkTracker {
     return before;
   }
 
+  /**
+   * The job did not read input for `durationMs` of wall time (its sinks were down and it waited for them): that time
+   * does not count as idleness. Idle means "nothing arrived while we were reading"; counting a pause would declare
+   * every partition idle when reading resumes, and let the first partition read jump the watermark past the backlog
+   * of all the others (their events would wrongly be late).
+   */
+  paused(durationMs: number): void {
+    if (!(durationMs > 0)) return;
+    for (const time of this.#partitions.values()) time.lastEventWallTime += durationMs;
+    if (this.#allIdleSince !== null) this.#allIdleSince.wallTime += durationMs;
+  }
+
+  /**
+   * A poll came back full: the log holds more input than one poll takes, so any partition may have events waiting
+   * behind the ones just read. None counts as idle now (their idle clocks restart); otherwise a backlog read one
+   * partition at a time would let the first partition's time pass the others' and make their events late.
+   */
+  behind(wallTime: number): void {
+    for (const time of this.#partitions.values()) if (time.lastEventWallTime < wallTime) time.lastEventWallTime = wallTime;
+  }
+
   /** Bounded input is over: the watermark goes to infinity and every window closes. */
   endOfInput(): void {
     this.#ended = true;

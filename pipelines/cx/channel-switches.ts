@@ -1,8 +1,10 @@
-// Channel switches (CONTRACT §3, "tried online before calling"): a contact within 24 h after a session with help views or checkout errors.
+// Channel switches (CONTRACT §3, "tried online before calling"): a contact within 24 h after a session with help views or checkout errors; waiting contacts are a checkpointed state store.
+import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { ChannelSwitchRow } from '../../schemas/analytics-outputs.ts';
 import type { CxEventOf } from '../../schemas/events.ts';
 import type { CustomerJourneys } from './customer-journeys.ts';
 import { latestSessionBefore } from './customer-journeys.ts';
+import { PendingByCustomer } from './pending-by-customer.ts';
 
 export const SWITCH_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -19,18 +21,24 @@ interface PendingContact {
  * A contact waits for the watermark to pass `contacted_at + gap` (see FeedbackLinker: the session before it may
  * still be open), then is matched with the most recent session of the customer that ended at or before it,
  * at most 24 h before, and had help_views ≥ 1 or checkout_errors ≥ 1. One row per such contact.
+ * State: the waiting contacts per customer, checkpointed in the customer's input partition.
  */
-export class ChannelSwitchDetector {
-  readonly #pending: PendingContact[] = [];
+export class ChannelSwitchDetector implements StateStore {
+  readonly #pending: PendingByCustomer<PendingContact>;
 
-  constructor(private readonly sessionGapMs: number) {}
-
-  get size(): number {
-    return this.#pending.length;
+  constructor(
+    private readonly sessionGapMs: number,
+    readonly name = 'journey-pending-contacts',
+  ) {
+    this.#pending = new PendingByCustomer(name);
   }
 
-  add(event: CxEventOf<'contact'>, key: string): void {
-    this.#pending.push({
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  add(event: CxEventOf<'contact'>, key: string, partition: number): void {
+    this.#pending.add(key, partition, {
       contact_event_id: event.event_id,
       customer_id: key,
       contacted_at: event.occurred_at,
@@ -41,14 +49,10 @@ export class ChannelSwitchDetector {
   }
 
   release(watermark: number, journeys: CustomerJourneys, emit: (row: ChannelSwitchRow) => void): void {
-    let kept = 0;
+    const due = this.#pending.takeDue((contact) => contact.contacted_at + this.sessionGapMs < watermark);
     // Oldest first, so rows come out in event-time order whatever the arrival order.
-    this.#pending.sort((a, b) => a.contacted_at - b.contacted_at || (a.contact_event_id < b.contact_event_id ? -1 : a.contact_event_id > b.contact_event_id ? 1 : 0));
-    for (const contact of this.#pending) {
-      if (contact.contacted_at + this.sessionGapMs >= watermark) {
-        this.#pending[kept++] = contact;
-        continue;
-      }
+    due.sort((a, b) => a.contacted_at - b.contacted_at || (a.contact_event_id < b.contact_event_id ? -1 : a.contact_event_id > b.contact_event_id ? 1 : 0));
+    for (const contact of due) {
       const session = latestSessionBefore(
         journeys.historyOf(contact.customer_id)?.sessions ?? [],
         contact.contacted_at,
@@ -67,6 +71,17 @@ export class ChannelSwitchDetector {
         converted: session.converted,
       });
     }
-    this.#pending.length = kept;
+  }
+
+  changes(): StateChange[] {
+    return this.#pending.changes();
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    this.#pending.restore(partition, entries);
+  }
+
+  clear(): void {
+    this.#pending.clear();
   }
 }

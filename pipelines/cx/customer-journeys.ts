@@ -1,4 +1,6 @@
-// Per-customer recent history (closed sessions, contacts, survey scores, negative mentions), bounded and evicted by the watermark.
+// Per-customer recent history (closed sessions, contacts, survey scores, negative mentions), bounded and evicted by the watermark; a checkpointed state store.
+import { KeyedStateStore } from '../../engine/index.ts';
+import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { Channel, SurveyMetric } from '../../schemas/events.ts';
 
 /** What is kept of a closed session for the X+O link, channel switches and journey facts. */
@@ -43,10 +45,16 @@ const insertByTime = <T>(list: T[], value: T, timeOf: (value: T) => number, max:
 };
 const identity = (time: number) => time;
 
-export class CustomerJourneys {
-  readonly #customers = new Map<string, CustomerHistory>();
+/** Keyed by customer (the session key), checkpointed in the input partition of that customer. */
+export class CustomerJourneys implements StateStore {
+  readonly #customers: KeyedStateStore<CustomerHistory>;
 
-  constructor(private readonly options: CustomerJourneysOptions) {}
+  constructor(
+    private readonly options: CustomerJourneysOptions,
+    readonly name = 'journey-customers',
+  ) {
+    this.#customers = new KeyedStateStore(name);
+  }
 
   get size(): number {
     return this.#customers.size;
@@ -56,47 +64,64 @@ export class CustomerJourneys {
     return this.#customers.get(key);
   }
 
-  #history(key: string): CustomerHistory {
-    let history = this.#customers.get(key);
-    if (!history) this.#customers.set(key, (history = { sessions: [], contacts: [], responses: [], negativeMentions: [] }));
-    return history;
+  /** Changes one customer's history and marks it changed for the next checkpoint. */
+  #update(key: string, partition: number, change: (history: CustomerHistory) => void): void {
+    const history = this.#customers.get(key) ?? { sessions: [], contacts: [], responses: [], negativeMentions: [] };
+    change(history);
+    this.#customers.put(partition, key, history);
   }
 
-  addSession(key: string, session: SessionSummary): void {
-    insertByTime(this.#history(key).sessions, session, (entry) => entry.ended_at, this.options.maxPerCustomer);
+  addSession(key: string, session: SessionSummary, partition: number): void {
+    this.#update(key, partition, (history) => insertByTime(history.sessions, session, (entry) => entry.ended_at, this.options.maxPerCustomer));
   }
 
-  addContact(key: string, at: number): void {
-    insertByTime(this.#history(key).contacts, at, identity, this.options.maxPerCustomer);
+  addContact(key: string, at: number, partition: number): void {
+    this.#update(key, partition, (history) => insertByTime(history.contacts, at, identity, this.options.maxPerCustomer));
   }
 
-  addResponse(key: string, response: ResponseSummary): void {
-    insertByTime(this.#history(key).responses, response, (entry) => entry.at, this.options.maxPerCustomer);
+  addResponse(key: string, response: ResponseSummary, partition: number): void {
+    this.#update(key, partition, (history) => insertByTime(history.responses, response, (entry) => entry.at, this.options.maxPerCustomer));
   }
 
-  addNegativeMention(key: string, at: number): void {
-    insertByTime(this.#history(key).negativeMentions, at, identity, this.options.maxPerCustomer);
+  addNegativeMention(key: string, at: number, partition: number): void {
+    this.#update(key, partition, (history) => insertByTime(history.negativeMentions, at, identity, this.options.maxPerCustomer));
   }
 
   /** Forgets what lies more than the horizon behind the watermark, and customers with nothing left. */
   evict(watermark: number): void {
     const limit = watermark - this.options.horizonMs;
-    for (const [key, history] of this.#customers) {
-      dropBefore(history.sessions, (entry) => entry.ended_at, limit);
-      dropBefore(history.contacts, identity, limit);
-      dropBefore(history.responses, (entry) => entry.at, limit);
-      dropBefore(history.negativeMentions, identity, limit);
+    for (const [key, { partition, value: history }] of this.#customers.entries()) {
+      const dropped =
+        dropBefore(history.sessions, (entry) => entry.ended_at, limit) +
+        dropBefore(history.contacts, identity, limit) +
+        dropBefore(history.responses, (entry) => entry.at, limit) +
+        dropBefore(history.negativeMentions, identity, limit);
+      if (dropped === 0) continue;
       if (history.sessions.length + history.contacts.length + history.responses.length + history.negativeMentions.length === 0) {
         this.#customers.delete(key);
-      }
+      } else this.#customers.put(partition, key, history);
     }
+  }
+
+  changes(): StateChange[] {
+    return this.#customers.changes();
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    this.#customers.restore(partition, entries);
+  }
+
+  clear(): void {
+    this.#customers.clear();
   }
 }
 
-function dropBefore<T>(list: T[], timeOf: (value: T) => number, limit: number): void {
+/** Drops the entries before `limit` from a time-sorted list; answers how many. */
+function dropBefore<T>(list: T[], timeOf: (value: T) => number, limit: number): number {
   let count = 0;
   while (count < list.length && timeOf(list[count]!) < limit) count++;
   if (count > 0) list.splice(0, count);
+  return count;
 }
 
 /** The most recent session that ended in [at − withinMs, at] and passes `accept`, else null. */

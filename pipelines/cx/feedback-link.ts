@@ -1,8 +1,10 @@
-// The X+O link (CONTRACT §3): each survey response joined to the customer's most recent session that ended at or before it, within 7 days.
+// The X+O link (CONTRACT §3): each survey response joined to the customer's most recent session that ended at or before it, within 7 days; waiting responses are a checkpointed state store.
+import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { FeedbackRow, NpsGroup, Sentiment } from '../../schemas/analytics-outputs.ts';
 import type { CxEventOf } from '../../schemas/events.ts';
 import type { CustomerJourneys } from './customer-journeys.ts';
 import { latestSessionBefore } from './customer-journeys.ts';
+import { PendingByCustomer } from './pending-by-customer.ts';
 
 export const LINK_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -16,19 +18,25 @@ export function npsGroupOf(score: number): NpsGroup {
  * 30-minute gap). Once the watermark passes `responded_at + gap`, every session that ended at or before the
  * response has closed, and no event can still extend one to before it — so the link is final and
  * deterministic. Feedback rows therefore appear one session gap after the response.
+ * State: the waiting responses per customer, checkpointed in the customer's input partition.
  */
-export class FeedbackLinker {
-  readonly #pending: FeedbackRow[] = [];
+export class FeedbackLinker implements StateStore {
+  readonly #pending: PendingByCustomer<FeedbackRow>;
 
-  constructor(private readonly sessionGapMs: number) {}
-
-  get size(): number {
-    return this.#pending.length;
+  constructor(
+    private readonly sessionGapMs: number,
+    readonly name = 'journey-pending-feedback',
+  ) {
+    this.#pending = new PendingByCustomer(name);
   }
 
-  add(event: CxEventOf<'survey_response'>, key: string, sentiment: Sentiment | null): void {
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  add(event: CxEventOf<'survey_response'>, key: string, sentiment: Sentiment | null, partition: number): void {
     const { properties } = event;
-    this.#pending.push({
+    this.#pending.add(key, partition, {
       response_event_id: event.event_id,
       customer_id: key,
       responded_at: event.occurred_at,
@@ -53,14 +61,10 @@ export class FeedbackLinker {
 
   /** Links and hands out every response whose sessions are final at this watermark. */
   release(watermark: number, journeys: CustomerJourneys, emit: (row: FeedbackRow) => void): void {
-    let kept = 0;
+    const due = this.#pending.takeDue((row) => row.responded_at + this.sessionGapMs < watermark);
     // Oldest first, so rows come out in event-time order whatever the arrival order.
-    this.#pending.sort((a, b) => a.responded_at - b.responded_at || (a.response_event_id < b.response_event_id ? -1 : a.response_event_id > b.response_event_id ? 1 : 0));
-    for (const row of this.#pending) {
-      if (row.responded_at + this.sessionGapMs >= watermark) {
-        this.#pending[kept++] = row;
-        continue;
-      }
+    due.sort((a, b) => a.responded_at - b.responded_at || (a.response_event_id < b.response_event_id ? -1 : a.response_event_id > b.response_event_id ? 1 : 0));
+    for (const row of due) {
       const session = latestSessionBefore(journeys.historyOf(row.customer_id)?.sessions ?? [], row.responded_at, LINK_WINDOW_MS);
       emit(
         session
@@ -76,6 +80,17 @@ export class FeedbackLinker {
           : row,
       );
     }
-    this.#pending.length = kept;
+  }
+
+  changes(): StateChange[] {
+    return this.#pending.changes();
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    this.#pending.restore(partition, entries);
+  }
+
+  clear(): void {
+    this.#pending.clear();
   }
 }

@@ -103,12 +103,12 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
         if (isLate) late++;
       }
       out.emit('events', { event, late: isLate });
-      this.#rollup.addEvent(event);
+      this.#rollup.addEvent(event, record.partition);
       if (isLate) continue; // a late event changes no closed session and fires nothing
-      const sentiment = this.#experience(event, record.key, out);
+      const sentiment = this.#experience(event, record.key, record.partition, out);
       this.options.anomalies?.addEvent(event, sentiment);
       const firings = this.#rules.onEvent(event, record.key, session, sentiment, () => this.#journeyFacts(record.key, session, event.occurred_at));
-      fired += this.#queue(firings, context);
+      fired += this.#queue(firings, record.partition, context);
     }
     if (duplicates > 0) context.metrics.count('touchstream_duplicate_events_total', duplicates, { operator: this.name });
     if (late > 0) context.metrics.count('touchstream_late_events_total', late, { operator: this.name });
@@ -116,23 +116,23 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
   }
 
   /** Records survey responses, contacts and mentions for the journey, queues the X+O link and channel switch, scores text. */
-  #experience(event: CxEvent, key: string, out: Outputs<CxOutputs>): Sentiment | null {
+  #experience(event: CxEvent, key: string, partition: number, out: Outputs<CxOutputs>): Sentiment | null {
     switch (event.type) {
       case 'survey_response': {
         const { comment, language, metric, score } = event.properties;
         const sentiment = comment ? this.options.scoreSentiment(comment, language) : null;
-        this.#journeys.addResponse(key, { at: event.occurred_at, metric, score });
-        this.#feedback.add(event, key, sentiment);
+        this.#journeys.addResponse(key, { at: event.occurred_at, metric, score }, partition);
+        this.#feedback.add(event, key, sentiment, partition);
         return sentiment;
       }
       case 'contact':
-        this.#journeys.addContact(key, event.occurred_at);
-        this.#switches.add(event, key);
+        this.#journeys.addContact(key, event.occurred_at, partition);
+        this.#switches.add(event, key, partition);
         return null;
       case 'social_mention': {
         const { text, language, platform, product_id, rating } = event.properties;
         const sentiment = this.options.scoreSentiment(text, language);
-        if (sentiment.label === 'negative') this.#journeys.addNegativeMention(key, event.occurred_at);
+        if (sentiment.label === 'negative') this.#journeys.addNegativeMention(key, event.occurred_at, partition);
         out.emit('social_mentions', {
           mention_event_id: event.event_id,
           customer_id: key,
@@ -161,8 +161,9 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
     return journeyFactsAt(this.#journeys.historyOf(key), open, at);
   }
 
-  #queue(firings: readonly Firing[], context: OperatorContext): number {
-    for (const firing of firings) this.#signals.add(toSignal(firing, context.wallClock()));
+  /** Queues firings of the key whose records come from `partition` (where the waiting signals are checkpointed). */
+  #queue(firings: readonly Firing[], partition: number, context: OperatorContext): number {
+    for (const firing of firings) this.#signals.add(toSignal(firing, context.wallClock()), partition);
     return firings.length;
   }
 
@@ -172,11 +173,11 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
       const kpis = sessionKpis(session.key, session.start, session.last, session.accumulator);
       out.emit('sessions', kpis);
       const touchpoint = session.accumulator.firstTouchpoint.value;
-      this.#rollup.addSession(kpis, touchpoint);
+      this.#rollup.addSession(kpis, touchpoint, session.partition);
       this.options.anomalies?.addSession(kpis);
       // Rules first: "other sessions in the last 7 days" must not count the closing one.
       const at = kpis.ended_at + this.options.sessionGapMs;
-      fired += this.#queue(this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at)), context);
+      fired += this.#queue(this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at)), session.partition, context);
       this.#journeys.addSession(session.key, {
         session_id: kpis.session_id,
         started_at: kpis.started_at,
@@ -187,7 +188,7 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
         cart_abandoned: kpis.cart_abandoned,
         help_views: kpis.help_views,
         checkout_errors: kpis.checkout_errors,
-      });
+      }, session.partition);
     });
     if (fired > 0) context.metrics.count('touchstream_rule_firings_total', fired, { operator: this.name, trigger: 'session_closed' });
     const now = context.wallClock();
@@ -218,7 +219,7 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
 
   /** The state checkpointed to changelogs and restored on restart and rebalance (engine/state.ts). */
   #stores(): StateStore[] {
-    return [this.#sessions, this.#seen, this.#policy];
+    return [this.#sessions, this.#seen, this.#policy, this.#signals, this.#journeys, this.#feedback, this.#switches, this.#rollup];
   }
 
   get stateStores(): string[] {

@@ -1,9 +1,21 @@
-// Per-minute rollups by channel and touchpoint (CONTRACT §3) for dashboards, each row emitted once when its minute is final.
+// Per-minute rollups by channel and touchpoint (CONTRACT §3) for dashboards, each row emitted once when its minute is final; a checkpointed state store.
+import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { KpiMinuteRow } from '../../schemas/analytics-outputs.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
 import type { SessionKpis } from '../../schemas/outputs.ts';
 
 const MINUTE_MS = 60_000;
+
+/** Changelog key of a partition's "minutes up to here were emitted" mark; row keys start with a digit (the minute). */
+const EMITTED_KEY = 'emitted-up-to';
+
+/** The measures summed when partial rows of several input partitions make one row. */
+const MEASURES = [
+  'events', 'page_views', 'orders', 'sessions', 'conversions', 'cart_abandonments', 'responses', 'nps_responses', 'promoters',
+  'passives', 'detractors', 'csat_responses', 'csat_satisfied', 'ces_responses', 'ces_sum',
+] as const satisfies ReadonlyArray<keyof KpiMinuteRow>;
+
+const rowKeyOf = (row: Pick<KpiMinuteRow, 'channel' | 'touchpoint'>) => `${row.channel}\0${row.touchpoint}`;
 
 /**
  * Event measures (events, page_views, orders, revenue, responses, NPS/CSAT/CES parts) count in the minute of
@@ -12,42 +24,60 @@ const MINUTE_MS = 60_000;
  * its end plus the session gap (every session that ended in it has closed), and is emitted once: the table is a
  * ReplacingMergeTree on (minute, channel, touchpoint), so a replay writes the same rows again and no sum doubles.
  * Contributions for a minute already emitted (input later than the gap) are counted, not added.
+ *
+ * State: a partial row per input partition, minute, channel and touchpoint (the changelog key
+ * `minute/channel/touchpoint` in that partition), so each partition's contributions move with it; the rows of a
+ * minute are summed over the partitions this instance owns when the minute is emitted. Each partition also keeps
+ * the last emitted minute, so input for it after a restore is still counted as late instead of re-emitting a row.
  */
-export class KpiRollup {
-  /** minute → "channel\0touchpoint" → row; plain objects. */
-  readonly #minutes = new Map<number, Map<string, KpiMinuteRow>>();
-  #emittedUpTo = Number.NEGATIVE_INFINITY;
+export class KpiRollup implements StateStore {
+  /** minute → "partition\0channel\0touchpoint" → partial row with its partition; plain objects. */
+  readonly #minutes = new Map<number, Map<string, { partition: number; row: KpiMinuteRow }>>();
+  /** Per known input partition: the last minute emitted (the same for all: the largest one emitted). */
+  readonly #emittedUpTo = new Map<number, number>();
+  readonly #changed = new Map<string, { partition: number; key: string; value: unknown }>();
+  #emittedMax = Number.NEGATIVE_INFINITY;
   late = 0;
 
-  constructor(private readonly sessionGapMs: number) {}
+  constructor(
+    private readonly sessionGapMs: number,
+    readonly name = 'journey-kpi-rollup',
+  ) {}
 
   get size(): number {
     return this.#minutes.size;
   }
 
-  #row(time: number, channel: Channel, touchpoint: string | null): KpiMinuteRow | null {
+  #row(time: number, channel: Channel, touchpoint: string | null, partition: number): KpiMinuteRow | null {
     const minute = Math.floor(time / MINUTE_MS) * MINUTE_MS;
-    if (minute <= this.#emittedUpTo) {
+    if (!this.#emittedUpTo.has(partition)) this.#markEmitted(partition, this.#emittedMax);
+    if (minute <= this.#emittedMax) {
       this.late++;
       return null;
     }
     let rows = this.#minutes.get(minute);
     if (!rows) this.#minutes.set(minute, (rows = new Map()));
-    const key = `${channel}\0${touchpoint ?? ''}`;
-    let row = rows.get(key);
-    if (!row) {
-      row = {
+    const key = `${partition}\0${channel}\0${touchpoint ?? ''}`;
+    let entry = rows.get(key);
+    if (!entry) {
+      const row = {
         minute, channel, touchpoint: touchpoint ?? '', events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0,
         cart_abandonments: 0, responses: 0, nps_responses: 0, promoters: 0, passives: 0, detractors: 0, csat_responses: 0,
         csat_satisfied: 0, ces_responses: 0, ces_sum: 0,
       };
-      rows.set(key, row);
+      rows.set(key, (entry = { partition, row }));
     }
-    return row;
+    this.#changed.set(`${partition}\0${minute}/${channel}/${entry.row.touchpoint}`, { partition, key: `${minute}/${channel}/${entry.row.touchpoint}`, value: entry.row });
+    return entry.row;
   }
 
-  addEvent(event: CxEvent): void {
-    const row = this.#row(event.occurred_at, event.channel, event.touchpoint);
+  #markEmitted(partition: number, minute: number): void {
+    this.#emittedUpTo.set(partition, minute);
+    if (Number.isFinite(minute)) this.#changed.set(`${partition}\0${EMITTED_KEY}`, { partition, key: EMITTED_KEY, value: minute });
+  }
+
+  addEvent(event: CxEvent, partition: number): void {
+    const row = this.#row(event.occurred_at, event.channel, event.touchpoint, partition);
     if (!row) return;
     row.events++;
     switch (event.type) {
@@ -78,8 +108,8 @@ export class KpiRollup {
     }
   }
 
-  addSession(session: SessionKpis, entryTouchpoint: string | null): void {
-    const row = this.#row(session.ended_at, session.channel, entryTouchpoint);
+  addSession(session: SessionKpis, entryTouchpoint: string | null, partition: number): void {
+    const row = this.#row(session.ended_at, session.channel, entryTouchpoint, partition);
     if (!row) return;
     row.sessions++;
     if (session.converted) row.conversions++;
@@ -90,11 +120,53 @@ export class KpiRollup {
   release(watermark: number, emit: (row: KpiMinuteRow) => void): void {
     if (this.#minutes.size === 0) return;
     const due = [...this.#minutes.keys()].filter((minute) => minute + MINUTE_MS + this.sessionGapMs < watermark).sort((a, b) => a - b);
+    if (due.length === 0) return;
     for (const minute of due) {
-      const rows = [...this.#minutes.get(minute)!.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const merged = new Map<string, KpiMinuteRow>();
+      for (const { partition, row } of this.#minutes.get(minute)!.values()) {
+        const key = rowKeyOf(row);
+        const into = merged.get(key);
+        if (!into) merged.set(key, { ...row });
+        else {
+          for (const measure of MEASURES) into[measure] += row[measure];
+          into.revenue = Math.round((into.revenue + row.revenue) * 100) / 100;
+        }
+        this.#changed.set(`${partition}\0${minute}/${row.channel}/${row.touchpoint}`, { partition, key: `${minute}/${row.channel}/${row.touchpoint}`, value: null });
+      }
+      const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       for (const [, row] of rows) emit(row);
       this.#minutes.delete(minute);
-      this.#emittedUpTo = Math.max(this.#emittedUpTo, minute);
     }
+    this.#emittedMax = Math.max(this.#emittedMax, due.at(-1)!);
+    for (const partition of this.#emittedUpTo.keys()) this.#markEmitted(partition, this.#emittedMax);
+  }
+
+  changes(): StateChange[] {
+    const changes = [...this.#changed.values()].map(({ partition, key, value }) => ({ store: this.name, partition, key, value }));
+    this.#changed.clear();
+    return changes;
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    for (const [key, value] of entries) {
+      if (key === EMITTED_KEY) {
+        const minute = value as number;
+        this.#emittedUpTo.set(partition, minute);
+        this.#emittedMax = Math.max(this.#emittedMax, minute);
+        continue;
+      }
+      const row = value as KpiMinuteRow;
+      let rows = this.#minutes.get(row.minute);
+      if (!rows) this.#minutes.set(row.minute, (rows = new Map()));
+      rows.set(`${partition}\0${row.channel}\0${row.touchpoint}`, { partition, row });
+    }
+    if (!this.#emittedUpTo.has(partition)) this.#emittedUpTo.set(partition, Number.NEGATIVE_INFINITY);
+  }
+
+  clear(): void {
+    this.#minutes.clear();
+    this.#emittedUpTo.clear();
+    this.#changed.clear();
+    this.#emittedMax = Number.NEGATIVE_INFINITY;
   }
 }

@@ -1,7 +1,9 @@
-// Touchpoints before purchase (CONTRACT §3): per purchase, the customer's ad impressions, email opens and clicks in the 7 days before it.
-import type { Operator, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
+// Touchpoints before purchase (CONTRACT §3): per purchase, the customer's ad impressions, email opens and clicks in the 7 days before it; state in checkpointed stores.
+import type { Operator, OperatorContext, Outputs, StateChange, StateStore, StreamRecord } from '../../engine/index.ts';
+import { KeyedStateStore, restoreStore, snapshotStores } from '../../engine/index.ts';
 import type { CxEvent, CxEventOf } from '../../schemas/events.ts';
 import type { CxOutputs } from './journey-operator.ts';
+import { PendingByCustomer } from './pending-by-customer.ts';
 
 export const ATTRIBUTION_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 const EVICT_EVERY_MS = 60_000;
@@ -25,12 +27,13 @@ const isTouch = (event: CxEvent): event is CxEventOf<'ad_impression' | 'email_op
  * Keyed by the session key. A purchase waits until the watermark passes it, so touches that arrive a little out
  * of order are counted the same on every run; touches are kept 7 days behind the watermark (at most
  * `maxTouchesPerCustomer`, the newest), and a touch with an event id already kept is a duplicate.
+ * State: touches and waiting purchases per customer, checkpointed in the customer's input partition.
  */
 export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs> {
   readonly name = 'purchase-attribution';
-  /** Plain state: touches per customer in time order; purchases waiting for the watermark. */
-  readonly #touches = new Map<string, Touch[]>();
-  #pending: PendingPurchase[] = [];
+  /** Touches per customer in time order; purchases waiting for the watermark. */
+  readonly #touches = new KeyedStateStore<Touch[]>('attribution-touches');
+  readonly #pending = new PendingByCustomer<PendingPurchase>('attribution-pending-purchases');
   #evictedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: { maxTouchesPerCustomer?: number } = {}) {}
@@ -41,16 +44,16 @@ export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs>
     for (const record of records) {
       const event = record.value;
       if (event.type === 'purchase') {
-        if (!this.#pending.some((pending) => pending.event.event_id === event.event_id)) this.#pending.push({ key: record.key, event });
+        if (!this.#pending.has(record.key, (pending) => pending.event.event_id === event.event_id)) this.#pending.add(record.key, record.partition, { key: record.key, event });
         taken++;
       } else if (isTouch(event)) {
-        let touches = this.#touches.get(record.key);
-        if (!touches) this.#touches.set(record.key, (touches = []));
+        const touches = this.#touches.get(record.key) ?? [];
         if (touches.some((touch) => touch.eventId === event.event_id)) continue;
         let index = touches.length;
         while (index > 0 && touches[index - 1]!.at > event.occurred_at) index--;
         touches.splice(index, 0, { eventId: event.event_id, at: event.occurred_at, type: event.type, campaign: event.properties.campaign_id });
         if (touches.length > max) touches.splice(0, touches.length - max);
+        this.#touches.put(record.partition, record.key, touches);
         taken++;
       }
     }
@@ -58,10 +61,9 @@ export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs>
   }
 
   onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
-    if (this.#pending.length > 0) {
-      const due = this.#pending.filter((pending) => pending.event.occurred_at < watermark);
+    if (this.#pending.size > 0) {
+      const due = this.#pending.takeDue((pending) => pending.event.occurred_at < watermark);
       if (due.length > 0) {
-        this.#pending = this.#pending.filter((pending) => pending.event.occurred_at >= watermark);
         due.sort((a, b) => a.event.occurred_at - b.event.occurred_at || (a.event.event_id < b.event.event_id ? -1 : 1));
         for (const { key, event } of due) out.emit('purchase_attribution', this.#attribute(key, event));
         context.metrics.count('touchstream_operator_output_total', due.length, { operator: this.name, output: 'purchase_attribution' });
@@ -71,11 +73,14 @@ export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs>
       this.#evictedAt = watermark;
       // Keep what a purchase still waiting (up to the watermark) may look back to.
       const limit = watermark - ATTRIBUTION_WINDOW_MS - EVICT_EVERY_MS;
-      for (const [key, touches] of this.#touches) {
+      for (const [key, { partition, value: touches }] of this.#touches.entries()) {
         let count = 0;
         while (count < touches.length && touches[count]!.at < limit) count++;
         if (count === touches.length) this.#touches.delete(key);
-        else if (count > 0) touches.splice(0, count);
+        else if (count > 0) {
+          touches.splice(0, count);
+          this.#touches.put(partition, key, touches);
+        }
       }
     }
   }
@@ -103,7 +108,27 @@ export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs>
     };
   }
 
+  #stores(): StateStore[] {
+    return [this.#touches, this.#pending];
+  }
+
+  get stateStores(): string[] {
+    return this.#stores().map((store) => store.name);
+  }
+
+  snapshot(): StateChange[] {
+    return snapshotStores(this.#stores());
+  }
+
+  restore(store: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
+    restoreStore(this.#stores(), store, partition, entries);
+  }
+
+  reset(): void {
+    for (const store of this.#stores()) store.clear();
+  }
+
   gauges(): Record<string, number> {
-    return { attribution_customers: this.#touches.size, attribution_pending_purchases: this.#pending.length };
+    return { attribution_customers: this.#touches.size, attribution_pending_purchases: this.#pending.size };
   }
 }

@@ -11,10 +11,17 @@ import { rowBinary, supportsRowBinary, UnencodableRow } from './row-binary.ts';
 import type { TableSpec, ViewSpec } from './tables.ts';
 import { TABLES, VIEWS } from './tables.ts';
 
+/** What the writer reports per insert (the engine's metrics surface satisfies it). */
+export interface InsertMetrics {
+  count(name: string, value: number, labels?: Record<string, string>): void;
+  observe(name: string, value: number, labels?: Record<string, string>): void;
+}
+
 export interface ClickHouseWriterOptions {
   database: string;
   /** Retention TTL of every table, in days (modern dialect). */
   retentionDays?: number;
+  metrics?: InsertMetrics;
 }
 
 /** Server error codes worth retrying: overload, timeouts, network, too many parts. */
@@ -25,6 +32,7 @@ export class ClickHouseWriter {
   readonly dialect: Dialect;
   readonly database: string;
   readonly #retentionDays: number;
+  readonly #metrics: InsertMetrics | undefined;
 
   constructor(
     readonly connection: ClickHouseConnection,
@@ -34,6 +42,7 @@ export class ClickHouseWriter {
     this.dialect = DIALECTS[connection.dialect];
     this.database = options.database;
     this.#retentionDays = options.retentionDays ?? 395;
+    this.#metrics = options.metrics;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.database)) {
       throw new TouchstreamError('invalid_config', `clickhouse database name "${this.database}" must be an identifier`);
     }
@@ -58,6 +67,19 @@ export class ClickHouseWriter {
    */
   async insert(table: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
+    const started = performance.now();
+    const labels = { table: table.name };
+    try {
+      await this.#insert(table, rows);
+    } catch (error) {
+      this.#metrics?.count('touchstream_clickhouse_insert_errors_total', 1, { ...labels, retriable: String((error as TouchstreamError).retriable === true) });
+      throw error;
+    }
+    this.#metrics?.count('touchstream_clickhouse_insert_rows_total', rows.length, labels);
+    this.#metrics?.observe('touchstream_clickhouse_insert_seconds', (performance.now() - started) / 1000, labels);
+  }
+
+  async #insert(table: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
     const target = `\`${this.database}\`.\`${table.name}\``;
     if (this.connection.path === undefined && supportsRowBinary(table.columns, this.dialect.name)) {
       let body: Buffer | null = null;

@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
 import type { Runtime } from '../../app/runtime.ts';
 import { ingest, openRuntime, runPipeline } from '../../app/runtime.ts';
+import { WATERMARK_STORE } from '../../engine/changelog.ts';
+import type { PartitionTimeState } from '../../engine/watermarks.ts';
 import type { PartitionOffset } from '../../log/log.ts';
 import { TOPICS } from '../../schemas/outputs.ts';
 import { ndjsonReplay } from '../../sources/replay/ndjson-replay.ts';
 import { requireEnvironment, runId, waitFor } from '../support/environment.ts';
 import type { Worker, WorkerSettings } from '../support/workers.ts';
-import { compressedJourneys, countOf, outputRows, startWorker } from '../support/workers.ts';
+import { compressedJourneys, countOf, experienceRows, outputRows, startWorker } from '../support/workers.ts';
 
 const PARTITIONS = 6;
 const TIMING = { gapMs: 2000, outOfOrdernessMs: 500, idleTimeoutMs: 1500 };
@@ -21,14 +23,17 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
   const run = runId();
   const prefix = `ft${run}`;
   // Two phases an hour apart in event time: phase A is processed before the crash, phase B around it.
-  const phaseA = compressedJourneys({ prefix, eventPrefix: `${prefix}a`, customers: 150, sessionsPerCustomer: 3, startMs: START, seed: 1 });
-  const phaseB = compressedJourneys({ prefix, eventPrefix: `${prefix}b`, customers: 150, sessionsPerCustomer: 3, startMs: START + 3_600_000, seed: 2 });
+  // With calls and NPS responses after some sessions: feedback (X+O), channel switches and support callbacks depend on
+  // the customer history, waiting responses/contacts and queued signals, all of which must survive a restart.
+  const phaseA = compressedJourneys({ prefix, eventPrefix: `${prefix}a`, customers: 150, sessionsPerCustomer: 3, startMs: START, seed: 1, experience: true });
+  const phaseB = compressedJourneys({ prefix, eventPrefix: `${prefix}b`, customers: 150, sessionsPerCustomer: 3, startMs: START + 3_600_000, seed: 2, experience: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'touchstream-ft-'));
   let brokers: string;
   let clickhouseUrl: string;
   const runtimes: Runtime[] = [];
   const workers: Worker[] = [];
   let reference: Awaited<ReturnType<typeof outputRows>>;
+  let referenceExperience: Awaited<ReturnType<typeof experienceRows>>;
 
   /** A run of its own: input topic, group and database; the test process ingests through its runtime. */
   async function prepare(name: string) {
@@ -54,13 +59,16 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
     expect(result.rejected).toBe(0);
   }
 
-  /** Waits until the run's tables hold as many sessions and events as the reference. */
+  /** Waits until the run's tables hold as many sessions, events, signals, feedback and channel-switch rows as the reference. */
   async function untilComplete(runtime: Runtime, database: string, timeoutMs = 60_000) {
+    const expected = {
+      sessions: reference.sessions.length, events: reference.events.length, signals: reference.signals.length,
+      feedback: referenceExperience.feedback.length, channel_switches: referenceExperience.channelSwitches.length,
+    };
     await waitFor(async () => {
-      const sessions = await countOf(runtime.clickhouse, database, 'sessions');
-      const events = await countOf(runtime.clickhouse, database, 'events');
-      return sessions === reference.sessions.length && events === reference.events.length ? true : undefined;
-    }, timeoutMs, `${database} to hold ${reference.sessions.length} sessions and ${reference.events.length} events`);
+      for (const [table, count] of Object.entries(expected)) if ((await countOf(runtime.clickhouse, database, table)) !== count) return undefined;
+      return true;
+    }, timeoutMs, `${database} to hold ${JSON.stringify(expected)} rows`);
   }
 
   beforeAll(async () => {
@@ -71,7 +79,13 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
     await publish(runtime, 'reference', [...phaseA, ...phaseB]);
     await runPipeline(runtime, { boundedBy: await runtime.log.endOffsets(settings.inputTopic) });
     reference = await outputRows(runtime.clickhouse, settings.database);
+    referenceExperience = await experienceRows(runtime.clickhouse, settings.database);
     expect(reference.sessions.length).toBeGreaterThan(800);
+    expect(referenceExperience.feedback.length).toBeGreaterThan(200);
+    expect(referenceExperience.channelSwitches.length).toBeGreaterThan(50);
+    // Linked to phase-A sessions from phase B: history that lives across the crash.
+    expect(referenceExperience.channelSwitches.some((row) => Number(row.gap_ms) > 1_000_000)).toBe(true);
+    expect(new Set(reference.signals.map((row) => row.action))).toEqual(new Set(['support_callback', 'live_chat_offer', 'proactive_help', 'cart_reminder']));
   });
 
   afterAll(async () => {
@@ -93,6 +107,7 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
       await untilComplete(runtime, settings.database);
       expect(await Promise.all(group.map((worker) => worker.stop()))).toEqual(group.map(() => 0));
       expect(await outputRows(runtime.clickhouse, settings.database)).toEqual(reference);
+      expect(await experienceRows(runtime.clickhouse, settings.database)).toEqual(referenceExperience);
     }
   });
 
@@ -106,6 +121,10 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
     await waitFor(async () => ((await countOf(runtime.clickhouse, settings.database, 'sessions')) > 100 ? true : undefined), 60_000, 'first sessions');
     const third = Math.ceil(phaseB.length / 3);
     await publish(runtime, 'kill-b1', phaseB.slice(0, third));
+    // Kill only once a checkpoint holds part of phase B (the committed watermark changelog says so): the restarted
+    // worker then continues from there with restored state — history of both phases, waiting responses, contacts
+    // and signals — instead of re-reading everything.
+    await waitFor(async () => ((await checkpointedEventTime(runtime, settings.groupId)) >= START + 3_600_000 + 5_000 ? true : undefined), 60_000, 'a checkpoint inside phase B');
     expect(await first.stop('SIGKILL')).toBeNull();
     await publish(runtime, 'kill-b2', phaseB.slice(third));
     const second = startWorker(settings, 'kill-0'); // the same worker id: fences the dead one's open transaction
@@ -113,6 +132,7 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
     await untilComplete(runtime, settings.database);
     expect(await second.stop()).toBe(0);
     expect(await outputRows(runtime.clickhouse, settings.database)).toEqual(reference);
+    expect(await experienceRows(runtime.clickhouse, settings.database)).toEqual(referenceExperience);
 
     // A read_committed reader of touchstream.sessions sees each of this run's sessions exactly once.
     const records = (await runtime.log.readPartitions(TOPICS.sessions, before.map((p) => p.partition))).filter((record) => record.offset >= offsetOf(before, record.partition));
@@ -122,6 +142,18 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
     expect(new Set(ids).size).toBe(reference.sessions.length);
   });
 });
+
+/** The largest event time any input partition had reached in the last committed checkpoint (its watermark changelog). */
+async function checkpointedEventTime(runtime: Runtime, groupId: string): Promise<number> {
+  const records = await runtime.log.readPartitions(`${groupId}-${WATERMARK_STORE}-changelog`, [...Array(PARTITIONS).keys()]);
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const record of records) {
+    if (record.value.length === 0) continue;
+    const state = JSON.parse(record.value.toString()) as PartitionTimeState;
+    if (state.maxEventTime !== null) latest = Math.max(latest, state.maxEventTime);
+  }
+  return latest;
+}
 
 function offsetOf(offsets: readonly PartitionOffset[], partition: number): number {
   return offsets.find((offset) => offset.partition === partition)?.offset ?? 0;

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
+import { ConsumerLag } from '../../app/consumer-lag.ts';
+import { noMetrics } from '../../engine/metrics.ts';
 import { PrometheusMetrics, startOpsServer } from '../../app/prometheus.ts';
 import type { Runtime } from '../../app/runtime.ts';
 import { ingest, openRuntime, runPipeline } from '../../app/runtime.ts';
@@ -28,6 +30,7 @@ describe('metrics during a live run on the real broker', () => {
   let runtime: Runtime;
   let ops: Awaited<ReturnType<typeof startOpsServer>>;
   let running = false;
+  let lag: ConsumerLag;
   let job: Promise<unknown>;
 
   const lines = (count: number, from: number) =>
@@ -56,8 +59,9 @@ describe('metrics during a live run on the real broker', () => {
     }, {});
     ops = await startOpsServer({ metrics, ready: () => running, port: 0 });
     runtime = await openRuntime(config, { metrics });
+    lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
     running = true;
-    job = runPipeline(runtime, { signal: stop.signal });
+    job = runPipeline(runtime, { signal: stop.signal, onCommit: (offsets) => lag.committed(offsets) });
   });
 
   afterAll(async () => {
@@ -98,5 +102,14 @@ describe('metrics during a live run on the real broker', () => {
     expect(sample(afterSecond, 'touchstream_input_records_total')).toBe(82);
     expect(sample(afterSecond, 'touchstream_duplicate_events_total')).toBe(1);
     await waitFor(async () => (sample(await scrape(), 'touchstream_output_values_total', 'output="events"') === 80 ? true : undefined), 30_000, 'events output at 80');
+
+    // Lag: 82 records are in the topic; once they are committed the sampled lag is 0 on every partition.
+    const caughtUp = await waitFor(async () => ((await lag.sample()) === 0 ? scrape() : undefined), 30_000, 'consumer lag 0');
+    expect(caughtUp).toMatch(/touchstream_consumer_lag\{[^}]*partition="0"[^}]*\} 0/);
+    expect(sample(caughtUp, 'touchstream_event_to_output_seconds_count')).toBeGreaterThan(0);
+    expect(sample(caughtUp, 'touchstream_clickhouse_insert_rows_total', 'table="events"')).toBe(80);
+    expect(sample(caughtUp, 'touchstream_clickhouse_insert_seconds_count', 'table="events"')).toBeGreaterThan(0);
+    // A group that has committed nothing lags by every record in the topic.
+    expect(await new ConsumerLag(runtime.log, runtime.config.kafka.inputTopic, noMetrics).sample()).toBe(82);
   });
 });

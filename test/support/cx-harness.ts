@@ -53,10 +53,10 @@ export class Harness<O extends Operator<CxEvent, CxOutputs>> {
 
   constructor(readonly operator: O) {}
 
-  /** Processes events as one batch from partition 0; the partition watermark is `partitionWatermark` (none by default). */
-  process(events: readonly CxEvent[], partitionWatermark = Number.NEGATIVE_INFINITY): this {
+  /** Processes events as one batch from `partition` (0 by default); the partition watermark is `partitionWatermark` (none by default). */
+  process(events: readonly CxEvent[], partitionWatermark = Number.NEGATIVE_INFINITY, partition = 0): this {
     const records: StreamRecord<CxEvent>[] = events.map((value) => ({
-      value, key: sessionKeyOf(value), eventTime: value.occurred_at, partition: 0, offset: this.#offset++, partitionWatermark,
+      value, key: sessionKeyOf(value), eventTime: value.occurred_at, partition, offset: this.#offset++, partitionWatermark,
     }));
     this.operator.process(records, this.#out, this.context);
     return this;

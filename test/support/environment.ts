@@ -1,7 +1,9 @@
 // What integration tests need from the infrastructure the project starts (ops/test.sh); missing means fail, never skip.
 import { randomBytes } from 'node:crypto';
 
-export function requireEnvironment(name: 'TOUCHSTREAM_TEST_KAFKA_BROKERS' | 'TOUCHSTREAM_TEST_CLICKHOUSE_URL' | 'TOUCHSTREAM_TEST_SCHEMA_REGISTRY_URL'): string {
+export function requireEnvironment(
+  name: 'TOUCHSTREAM_TEST_KAFKA_BROKERS' | 'TOUCHSTREAM_TEST_CLICKHOUSE_URL' | 'TOUCHSTREAM_TEST_SCHEMA_REGISTRY_URL' | 'TOUCHSTREAM_TEST_INFRA',
+): string {
   const value = process.env[name];
   if (!value) {
     throw new Error(`${name} is not set: integration tests run against the real servers that \`npm test\` (ops/test.sh) starts`);

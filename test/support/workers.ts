@@ -87,8 +87,12 @@ export function random(seed: number): () => number {
 /**
  * Journeys in compressed time: events 100–1,500 ms apart within a session (gap 2 s), sessions 3–5 s apart, some
  * carts, purchases, help views and duplicate sends. `startMs` shifts the whole phase. In event-time order.
+ * With `experience`, some sessions are followed (within the gap) by a call and/or an NPS response, for the X+O
+ * link, channel switches and the support_callback rule.
  */
-export function compressedJourneys(options: { prefix: string; eventPrefix: string; customers: number; sessionsPerCustomer: number; startMs: number; seed: number }): Record<string, unknown>[] {
+export function compressedJourneys(options: {
+  prefix: string; eventPrefix: string; customers: number; sessionsPerCustomer: number; startMs: number; seed: number; experience?: boolean;
+}): Record<string, unknown>[] {
   const next = random(options.seed);
   const pick = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)]!;
   const events: Array<Record<string, unknown> & { time: number }> = [];
@@ -113,6 +117,18 @@ export function compressedJourneys(options: { prefix: string; eventPrefix: strin
         if (next() < 0.05) events.push({ ...event, time }); // a duplicate send: processed once
         time += 100 + Math.floor(next() * 1400);
       }
+      if (options.experience) {
+        const last = time - 100;
+        if (next() < 0.35) {
+          const at = last + 200 + Math.floor(next() * 1500);
+          events.push({ event_id: `${options.eventPrefix}-k${++sequence}`, occurred_at: new Date(at).toISOString(), customer_id: customerId, type: 'contact', channel: 'call_center', properties: { kind: 'call', reason: 'order' }, time: at });
+        }
+        if (next() < 0.35) {
+          const at = last + 200 + Math.floor(next() * 1500);
+          const properties = { survey_id: 'sv-nps', metric: 'nps', score: Math.floor(next() * 11), comment: null, language: null };
+          events.push({ event_id: `${options.eventPrefix}-r${++sequence}`, occurred_at: new Date(at).toISOString(), customer_id: customerId, type: 'survey_response', channel: 'survey', properties, time: at });
+        }
+      }
       time += 3000 + Math.floor(next() * 2000);
     }
   }
@@ -126,6 +142,13 @@ export async function outputRows(clickhouse: ClickHouseWriter, database: string)
   const events = await clickhouse.rows(`SELECT event_id, late FROM ${database}.events FINAL ORDER BY event_id`);
   const signals = await clickhouse.rows(`SELECT signal_id, customer_id, session_id, action, status, triggered_at FROM ${database}.signals FINAL ORDER BY signal_id`);
   return { sessions, events, signals };
+}
+
+/** The experience outputs that must be identical between runs: every column of `feedback` and `channel_switches`. */
+export async function experienceRows(clickhouse: ClickHouseWriter, database: string) {
+  const feedback = await clickhouse.rows(`SELECT * FROM ${database}.feedback FINAL ORDER BY response_event_id`);
+  const channelSwitches = await clickhouse.rows(`SELECT * FROM ${database}.channel_switches FINAL ORDER BY contact_event_id`);
+  return { feedback, channelSwitches };
 }
 
 /** Rows stored without FINAL per id: more than one means a duplicate insert that only FINAL hides. */

@@ -1,0 +1,206 @@
+// Event-to-signal latency: a live touchstream worker fed at a fixed rate; each signal is matched to the produced event that triggered it.
+import { partitionOf, RdkafkaLog } from '../../log/index.ts';
+import { eventToAvro } from '../../schemas/avro.ts';
+import { sessionKeyOf } from '../../schemas/events.ts';
+import type { CxEvent } from '../../schemas/events.ts';
+import { TOPICS } from '../../schemas/outputs.ts';
+import type { Signal } from '../../schemas/outputs.ts';
+import { spawnTypescript, stop, until } from '../child-process.ts';
+import { buildDataset, OUT_OF_ORDERNESS_MS } from '../dataset.ts';
+import { openHarnessRuntime } from '../publish.ts';
+import type { WorkerArguments } from '../workers/touchstream-worker.ts';
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface LatencyResult {
+  ok: boolean;
+  error?: string;
+  /** The rate asked for and the rate the feeder achieved (events/s). */
+  rate: number;
+  achievedRate: number;
+  events: number;
+  /** Emitted signals matched to their triggering event. */
+  signals: number;
+  /** Signals whose triggering event could not be identified (left out). */
+  unmatched: number;
+  /** signal.emitted_at − the wall time its triggering event was handed to the producer. */
+  emittedAt: Percentiles;
+  /** When the harness's consumer of touchstream.signals received it − the same produce time. */
+  onTopic: Percentiles;
+}
+
+/** Produce wall times of one partition's events, in event-time order (the feeder sends in that order). */
+interface PartitionFeed {
+  eventTimes: number[];
+  wallTimes: number[];
+}
+
+const TICK_MS = 5;
+const DRAIN_MS = 5_000;
+
+const percentiles = (values: number[]): Percentiles => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+};
+
+/** Produce time of the first event of the partition whose event time is greater than `time`, or undefined. */
+function firstAfter(feed: PartitionFeed, time: number): number | undefined {
+  let low = 0;
+  let high = feed.eventTimes.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (feed.eventTimes[middle]! <= time) low = middle + 1;
+    else high = middle;
+  }
+  return low < feed.eventTimes.length ? feed.wallTimes[low] : undefined;
+}
+
+/**
+ * The triggering event of a signal. A rule that fires on an event (its evidence includes an event whose event time is
+ * the signal's triggered_at) is triggered by that event. A rule that fires when a session closes (cart_reminder:
+ * triggered_at = last event + gap) is triggered by the event that moved the watermark past triggered_at: the watermark
+ * is the minimum over partitions of (largest event time − out-of-orderness), so that is the latest-produced of each
+ * partition's first event later than triggered_at + out-of-orderness.
+ */
+export function triggerWallTime(signal: Pick<Signal, 'triggered_at' | 'evidence_event_ids'>, produced: ReadonlyMap<string, { eventTime: number; wallTime: number }>, feeds: readonly PartitionFeed[]): number | undefined {
+  let byEvent: number | undefined;
+  for (const id of signal.evidence_event_ids) {
+    const event = produced.get(id);
+    if (event && event.eventTime === signal.triggered_at) byEvent = Math.max(byEvent ?? 0, event.wallTime);
+  }
+  if (byEvent !== undefined) return byEvent;
+  let latest = 0;
+  for (const feed of feeds) {
+    const wallTime = firstAfter(feed, signal.triggered_at + OUT_OF_ORDERNESS_MS);
+    if (wallTime === undefined) return undefined;
+    latest = Math.max(latest, wallTime);
+  }
+  return latest;
+}
+
+export async function measureLatency(options: {
+  brokers: string;
+  clickhouseUrl: string;
+  dataDir: string;
+  runId: string;
+  partitions: number;
+  seed: number;
+  maxRate: number;
+  rateShare: number;
+  seconds: number;
+  log(message: string): void;
+}): Promise<LatencyResult> {
+  const rate = Math.max(100, Math.round(options.maxRate * options.rateShare));
+  const empty: LatencyResult = { ok: false, rate, achievedRate: 0, events: 0, signals: 0, unmatched: 0, emittedAt: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }, onTopic: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN } };
+  if (!(options.maxRate > 0)) return { ...empty, error: 'no touchstream throughput measured in this run to derive the rate from' };
+  // A synthetic day sized to the run: ~19 events per customer; the feed is the day without its end markers.
+  const dataset = buildDataset({ customers: Math.max(100, Math.ceil((rate * options.seconds) / 19)), seed: options.seed, partitions: options.partitions });
+  const events = dataset.events.slice(0, Math.min(dataset.dayEvents, Math.round(rate * options.seconds)));
+  const topic = `bench.${options.runId}.latency.avro`;
+  const runtime = await openHarnessRuntime({ brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir: options.dataDir, avroTopic: topic, partitions: options.partitions, runId: `${options.runId}_latency` });
+  const signalsLog = new RdkafkaLog({ brokers: [options.brokers], clientId: 'bench-latency' });
+  const received: Array<{ signal: Signal; at: number }> = [];
+  const database = `bench_${options.runId}_latency`;
+  const args: WorkerArguments = {
+    config: {
+      dataDir: options.dataDir,
+      transport: 'rdkafka',
+      kafka: { brokers: [options.brokers], groupId: `bench-${options.runId}-latency`, inputTopic: topic, partitions: options.partitions },
+      clickhouse: { url: options.clickhouseUrl, dialect: 'legacy', database },
+      logLevel: 'warn',
+    },
+  };
+  let assigned = false;
+  const worker = spawnTypescript('./workers/touchstream-worker.ts', [JSON.stringify(args)], (report) => {
+    if (report.event === 'assigned') assigned = true;
+  });
+  let reading = true;
+  let reader: Promise<void> = Promise.resolve();
+  try {
+    const signals = await signalsLog.consumer({ groupId: `bench-${options.runId}-latency-signals`, topics: [TOPICS.signals], start: 'latest' });
+    reader = (async () => {
+      try {
+        while (reading) {
+          const records = await signals.poll(1000, 100);
+          const at = Date.now();
+          for (const record of records) {
+            const decoded = runtime.codecs.signal.decodeKnown(record.value);
+            if (decoded.ok) received.push({ signal: decoded.value, at });
+          }
+        }
+      } finally {
+        await signals.close();
+      }
+    })();
+    await until(() => assigned && signals.assignment().length > 0, 60_000, 'the latency worker and the signal reader joined their groups', () =>
+      worker.child.exitCode !== null ? `worker exited (${worker.child.exitCode}): ${worker.stderrTail()}` : null,
+    );
+    // Feed at a fixed rate: every tick sends what is due by the wall clock; each event's produce time is recorded.
+    const produced = new Map<string, { eventTime: number; wallTime: number }>();
+    const feeds: PartitionFeed[] = Array.from({ length: options.partitions }, () => ({ eventTimes: [], wallTimes: [] }));
+    const codec = runtime.codecs.event;
+    const sends: Promise<void>[] = [];
+    const started = Date.now();
+    let sent = 0;
+    while (sent < events.length) {
+      const due = Math.min(events.length, Math.floor(((Date.now() - started) / 1000) * rate));
+      if (due > sent) {
+        const batch: CxEvent[] = events.slice(sent, due);
+        const wallTime = Date.now();
+        const records = batch.map((event) => {
+          const key = sessionKeyOf(event);
+          const feed = feeds[partitionOf(key, options.partitions)]!;
+          feed.eventTimes.push(event.occurred_at);
+          feed.wallTimes.push(wallTime);
+          produced.set(event.event_id, { eventTime: event.occurred_at, wallTime });
+          return { key, value: codec.encode(eventToAvro(event)) };
+        });
+        sends.push(runtime.producer.send(topic, records));
+        sent = due;
+      }
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+    }
+    const feedSeconds = (Date.now() - started) / 1000;
+    await Promise.all(sends);
+    // Signals of the last sessions come as the worker catches up; give it a moment, then stop everything.
+    const lastSeen = received.length;
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+    options.log(`  fed ${events.length} events in ${feedSeconds.toFixed(1)} s; ${received.length} signals on the topic (${received.length - lastSeen} after the feed ended)`);
+    const emittedAt: number[] = [];
+    const onTopic: number[] = [];
+    let unmatched = 0;
+    for (const { signal, at } of received) {
+      const trigger = triggerWallTime(signal, produced, feeds);
+      if (trigger === undefined) {
+        unmatched++;
+        continue;
+      }
+      emittedAt.push(signal.emitted_at - trigger);
+      onTopic.push(at - trigger);
+    }
+    if (emittedAt.length === 0) return { ...empty, events: events.length, achievedRate: events.length / feedSeconds, unmatched, error: 'no signal could be matched to its trigger' };
+    return {
+      ok: true,
+      rate,
+      achievedRate: events.length / feedSeconds,
+      events: events.length,
+      signals: emittedAt.length,
+      unmatched,
+      emittedAt: percentiles(emittedAt),
+      onTopic: percentiles(onTopic),
+    };
+  } catch (error) {
+    return { ...empty, error: (error as Error).message };
+  } finally {
+    reading = false;
+    await reader.catch(() => {});
+    await stop(worker);
+    await signalsLog.close();
+    await runtime.close();
+  }
+}

@@ -1,0 +1,51 @@
+// One touchstream worker process for the benchmark: the real pipeline (`touchstream run`'s wiring) on Kafka, reporting progress as JSON lines on stdout.
+import { PrometheusMetrics } from '../../app/prometheus.ts';
+import { loadConfig } from '../../app/config.ts';
+import type { ConfigInput } from '../../app/config.ts';
+import { openRuntime, runPipeline } from '../../app/runtime.ts';
+import { KafkajsLog, RdkafkaLog } from '../../log/index.ts';
+import { watchFirstRecord } from './watched-log.ts';
+
+export interface WorkerArguments {
+  config: ConfigInput;
+}
+
+const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '') as WorkerArguments;
+  const config = loadConfig(args.config, {});
+  const transport =
+    config.transport === 'kafkajs'
+      ? new KafkajsLog({ brokers: config.kafka.brokers, clientId: config.kafka.clientId })
+      : new RdkafkaLog({ brokers: config.kafka.brokers, clientId: config.kafka.clientId });
+  const log = watchFirstRecord(
+    transport,
+    (at) => say({ event: 'first_record', at }),
+    (at) => say({ event: 'assigned', at }),
+  );
+  const runtime = await openRuntime(config, { log, metrics: new PrometheusMetrics() });
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+  say({ event: 'started', at: Date.now() });
+  const cpuBefore = process.cpuUsage();
+  try {
+    const result = await runPipeline(runtime, { signal: stop.signal });
+    const cpu = process.cpuUsage(cpuBefore);
+    say({
+      event: 'result',
+      records: result.records,
+      emitted: result.emitted,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    });
+  } finally {
+    await runtime.close();
+    await log.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`touchstream-worker: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+// (d) ClickHouse unreachable for ~10 s while input keeps arriving: consumption pauses with memory bounded, resumes by itself, and every row ends up once and identical to an uninterrupted run.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/environment.ts';
+import { FaultRuns } from '../support/fault-run.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
+import type { Worker } from '../support/workers.ts';
+import { countOf, outputRows, startWorker } from '../support/workers.ts';
+
+const OUTAGE_MS = 10_000;
+const MAX_POLL_RECORDS = 50;
+
+/** Resident set size of a process, from /proc (bytes). */
+function residentBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Sum of a Prometheus counter over its label sets. */
+function counter(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+describe('the engine on the real broker: a ClickHouse outage pauses consumption and then gives the rows of an uninterrupted run', () => {
+  const runs = new FaultRuns('cho');
+  const workers: Worker[] = [];
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    const target = new URL(runs.clickhouseUrl);
+    proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.open();
+    expect((await runs.runReference()).sessions.length).toBeGreaterThan(600);
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
+    await proxy?.shut();
+    await runs.close();
+  });
+
+  it('(d) ClickHouse down for 10 s: input stops being consumed and lag grows, RSS stays bounded, the worker resumes alone; rows once and identical', async () => {
+    const { settings, runtime } = await runs.prepare('outage', `http://127.0.0.1:${proxy.port}`);
+    // Small polls: a poll's worth of input is what the worker takes in before a failing flush stops it.
+    settings.extraEnv = { TOUCHSTREAM_MAX_POLL_RECORDS: String(MAX_POLL_RECORDS) };
+    await runs.publish(runtime, 'outage-a', runs.phaseA);
+    const worker = startWorker(settings, 'cho-0');
+    workers.push(worker);
+    const pid = worker.child.pid!;
+    const metricsUrl = await waitFor(async () => {
+      const file = join(settings.dataDir, 'cho-0.log');
+      const line = existsSync(file) ? readFileSync(file, 'utf8').split('\n').find((text) => text.includes('"touchstream running"')) : undefined;
+      return line ? String(JSON.parse(line).metrics) : undefined;
+    }, 45_000, 'the worker to start');
+    const scrape = async () => (await fetch(metricsUrl)).text();
+    const published = async () => (await runtime.log.endOffsets(settings.inputTopic)).reduce((sum, { offset }) => sum + offset, 0);
+
+    await waitFor(async () => ((await countOf(runtime.clickhouse, settings.database, 'sessions')) > 100 ? true : undefined), 45_000, 'first sessions');
+    await waitFor(async () => ([...(await runs.sessionCopiesOnTopic(runtime)).values()].some((count) => count === 2) ? true : undefined), 45_000, 'a committed checkpoint');
+    expect(proxy.connections).toBeGreaterThan(0); // the worker really reaches ClickHouse through the proxy
+
+    // The outage: ClickHouse refuses connections while phase B arrives. Its first part makes a write fail (the
+    // worker takes in at most a flush interval of input before that); the rest arrives while the worker is blocked.
+    await proxy.shut();
+    const outageStarted = Date.now();
+    const rssBefore = residentBytes(pid);
+    const first = 100;
+    await runs.publish(runtime, 'outage-b1', runs.phaseB.slice(0, first));
+    const takenInWhenBlocked = await waitFor(async () => {
+      const text = await scrape();
+      return counter(text, 'touchstream_sink_errors_total') > 0 ? counter(text, 'touchstream_input_records_total') : undefined;
+    }, OUTAGE_MS, 'a failed ClickHouse write');
+    const lagWhenBlocked = (await published()) - takenInWhenBlocked;
+    await runs.publish(runtime, 'outage-b2', runs.phaseB.slice(first));
+    let rssPeak = rssBefore;
+    while (Date.now() - outageStarted < OUTAGE_MS) {
+      rssPeak = Math.max(rssPeak, residentBytes(pid));
+      await new Promise((resolve) => setTimeout(resolve, 250)); // sampling during the outage, which lasts OUTAGE_MS
+    }
+    const metricsAtEnd = await scrape();
+    const takenInAtEnd = counter(metricsAtEnd, 'touchstream_input_records_total');
+    const lagAtEnd = (await published()) - takenInAtEnd;
+    expect(worker.child.exitCode).toBeNull();
+    expect(takenInAtEnd).toBe(takenInWhenBlocked); // consumption paused
+    expect(counter(metricsAtEnd, 'touchstream_sink_errors_total')).toBeGreaterThan(1); // retried, not given up
+    expect(lagAtEnd).toBe(lagWhenBlocked + runs.phaseB.length - first); // all that arrived meanwhile waits in the log
+    expect(rssPeak - rssBefore).toBeLessThan(64 * 1024 * 1024);
+
+    // ClickHouse is back: the worker resumes by itself, without a restart.
+    await proxy.open();
+    await runs.untilComplete(runtime, settings.database);
+    const metricsAfter = await scrape();
+    expect(counter(metricsAfter, 'touchstream_job_restarts_total')).toBe(0);
+    expect(await worker.stop()).toBe(0);
+    expect(await outputRows(runtime.clickhouse, settings.database)).toEqual(runs.reference);
+    const copies = await runs.sessionCopiesOnTopic(runtime);
+    expect(copies.size).toBe(runs.reference.sessions.length);
+    expect([...copies.values()].filter((count) => count !== 2)).toEqual([]);
+  });
+});
