@@ -8,6 +8,7 @@ import pino from 'pino';
 import { checkReleasedSchemas } from '../schemas/compatibility.ts';
 import { toContractJson } from '../schemas/events.ts';
 import { collectorConfigSchema } from '../sources/collector/config.ts';
+import { kafkaTopicSource } from '../sources/kafka/topic-source.ts';
 import { generateDay } from '../sources/generator/synthetic-day.ts';
 import { ndjsonReplay } from '../sources/replay/ndjson-replay.ts';
 import type { Config, ConfigInput } from './config.ts';
@@ -158,6 +159,24 @@ withFileSourceFlags(withCommonFlags(program.command('ingest')))
     try {
       const result = await ingest(runtime, await fileSource(file, flags));
       console.log(`published ${result.events} events, rejected ${result.rejected}`);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+withCommonFlags(program.command('ingest-topic'))
+  .description('read contract events from an existing Kafka topic (JSON or Avro) into the input topic; bad records become dead letters')
+  .argument('<topic>', 'the topic to read')
+  .addOption(new Option('--format <format>', 'value format of the topic').choices(['json', 'avro']).default('json'))
+  .option('--follow', 'keep following the topic until SIGTERM/SIGINT (default: stop at its end)')
+  .action(async (topic: string, flags: CommonFlags & { format: 'json' | 'avro'; follow?: boolean }) => {
+    const runtime = await openRuntime(configFrom(flags));
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    try {
+      const source = kafkaTopicSource({ topic, format: flags.format, bounded: !flags.follow }, { log: runtime.log, codec: runtime.codecs.event });
+      const result = await ingest(runtime, source, stop.signal);
+      console.log(`published ${result.events} events from ${topic}, rejected ${result.rejected}`);
     } finally {
       await runtime.close();
     }

@@ -167,6 +167,7 @@ export async function ingest(runtime: Runtime, source: Source, signal?: AbortSig
   for await (const batch of source.batches(signal)) {
     await publisher.publish(batch.events);
     await deadLetters(batch.rejected);
+    await batch.ack?.();
     result.events += batch.events.length;
     result.rejected += batch.rejected.length;
     runtime.metrics.count('touchstream_source_events_total', batch.events.length, { source: source.name });

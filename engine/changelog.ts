@@ -44,13 +44,27 @@ export class Changelogs {
   /** The changes to checkpoint now: every operator's snapshot and the partitions whose watermark moved. */
   collect(operators: readonly Operator<never, OutputMap>[], watermarks: WatermarkTracker): StateChange[] {
     const changes: StateChange[] = [];
-    for (const operator of operators) if (operator.snapshot) changes.push(...operator.snapshot());
+    // A loop, not push(...snapshot): a snapshot can hold more changes than a call has argument slots (stack overflow).
+    for (const operator of operators) if (operator.snapshot) for (const change of operator.snapshot()) changes.push(change);
     for (const { partition, state } of watermarks.changes()) changes.push({ store: WATERMARK_STORE, partition, key: String(partition), value: state });
     return changes;
   }
 
   /** Sends the changes into the open transaction: JSON values, a tombstone (empty value) for deletes. */
   async write(producer: TransactionalProducer, changes: readonly StateChange[]): Promise<void> {
+    await this.send(producer, this.encode(changes));
+  }
+
+  /** Sends records made by `encode` into the open transaction. */
+  async send(producer: TransactionalProducer, encoded: ReadonlyMap<string, ProduceRecord[]>): Promise<void> {
+    await Promise.all([...encoded].map(([topic, records]) => producer.send(topic, records)));
+  }
+
+  /**
+   * Serialises the changes now, per changelog topic: a change's value may be an operator's live object, and the
+   * checkpoint must hold it as it is at this point even if processing goes on while the transaction is in flight.
+   */
+  encode(changes: readonly StateChange[]): Map<string, ProduceRecord[]> {
     const byTopic = new Map<string, ProduceRecord[]>();
     for (const change of changes) {
       const topic = this.topicOf(change.store);
@@ -59,7 +73,7 @@ export class Changelogs {
       const value = change.value === null || change.value === undefined ? EMPTY : Buffer.from(JSON.stringify(change.value));
       records.push({ key: change.key, value, partition: change.partition });
     }
-    await Promise.all([...byTopic].map(([topic, records]) => producer.send(topic, records)));
+    return byTopic;
   }
 
   /** Reads each store's changelog partitions to their end and hands the latest value per key to its owner. */

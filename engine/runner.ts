@@ -1,5 +1,5 @@
 // Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, then one checkpoint transaction (changelogs + offsets).
-import type { Log, LogConsumer, LogRecord, PartitionOffset, TransactionalProducer } from '../log/log.ts';
+import type { Log, LogConsumer, LogRecord, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
 import { partitionOf } from '../log/partitioner.ts';
 import { Changelogs } from './changelog.ts';
@@ -131,12 +131,61 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
   /** Log append time (median record) of each poll batch whose outputs are not durable yet. */
   const pendingAppendTimes: number[] = [];
 
-  const flush = async () => {
+  /**
+   * The flush in flight (at most one): its outputs, state changes and offsets were captured when it started, so
+   * processing goes on meanwhile; it never rejects, a failure is kept in `flushFailures` and thrown by the loop.
+   */
+  let inFlight: Promise<void> | null = null;
+  const flushFailures: unknown[] = [];
+
+  /** Waits for the flush in flight (backpressure) and throws its failure; answers how long it waited. */
+  const settle = async (): Promise<number> => {
+    let waited = 0;
+    if (inFlight) {
+      const started = wallClock();
+      await inFlight;
+      inFlight = null;
+      waited = wallClock() - started;
+    }
+    if (flushFailures.length > 0) throw flushFailures[0];
+    return waited;
+  };
+
+  /**
+   * Starts a checkpoint of everything processed so far. Synchronously it takes the output buffers, the offsets to
+   * commit, the appended-at times and the serialised state changes, so the checkpoint holds exactly the state as of
+   * now while the next batches are processed; then it writes, in the background, the sinks outside the log and the
+   * one transaction. Call only with no flush in flight (`settle` first).
+   */
+  const startFlush = (): void => {
     if (stale()) return;
+    const flushBuffers = new Map(buffers);
+    buffers.clear();
+    buffered = 0;
+    const appendTimes = pendingAppendTimes.splice(0);
+    const offsets: PartitionOffset[] = [];
+    for (const [partition, next] of processed) {
+      if (committed.get(partition) !== next) offsets.push({ topic: options.inputTopic, partition, offset: next });
+    }
+    const changes = state && changelogs ? changelogs.collect(options.operators, watermarks) : [];
+    const encoded = state && changelogs ? changelogs.encode(changes) : null;
+    lastFlush = wallClock();
+    inFlight = writeCheckpoint(flushBuffers, offsets, changes.length, encoded, appendTimes).catch((error: unknown) => {
+      flushFailures.push(error);
+    });
+  };
+
+  const writeCheckpoint = async (
+    flushBuffers: Map<keyof O, unknown[]>,
+    offsets: PartitionOffset[],
+    changeCount: number,
+    encoded: ReadonlyMap<string, ProduceRecord[]> | null,
+    appendTimes: number[],
+  ): Promise<void> => {
     // 1. Sinks outside the log (ClickHouse): durable and idempotent (deterministic ids); retried while input waits.
     const writes: Promise<void>[] = [];
     const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
-    for (const [output, values] of buffers) {
+    for (const [output, values] of flushBuffers) {
       if (values.length === 0) continue;
       const target = options.sinks[output];
       for (const sink of (Array.isArray(target) ? target : [target]) as Sink<unknown>[]) {
@@ -145,18 +194,13 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       }
     }
     await Promise.all(writes);
-    const offsets: PartitionOffset[] = [];
-    for (const [partition, next] of processed) {
-      if (committed.get(partition) !== next) offsets.push({ topic: options.inputTopic, partition, offset: next });
-    }
-    if (state && changelogs) {
+    if (state && changelogs && encoded) {
       // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
-      const changes = changelogs.collect(options.operators, watermarks);
-      if (inTransaction.length > 0 || changes.length > 0 || offsets.length > 0) {
+      if (inTransaction.length > 0 || changeCount > 0 || offsets.length > 0) {
         try {
           await state.transactions.begin();
           await Promise.all(inTransaction.map(({ sink, values }) => sink.write(values)));
-          await changelogs.write(state.transactions, changes);
+          await changelogs.send(state.transactions, encoded);
           if (stale()) {
             await state.transactions.abort();
             return;
@@ -164,36 +208,38 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
           await state.transactions.commit(options.consumer, offsets);
         } catch (error) {
           await state.transactions.abort().catch(() => {});
+          // A rebalance meanwhile: the new generation restores from what is committed, whichever way this ended.
+          if (stale()) return;
           metrics.count('touchstream_checkpoint_failures_total', 1, { job: options.name });
           // The in-memory state is ahead of what is committed now: only a restart (restore + re-read) is consistent.
           throw new TouchstreamError('checkpoint_failed', `checkpoint of ${options.name} failed: ${(error as Error).message}`, true, { cause: error });
         }
         metrics.count('touchstream_checkpoints_total', 1, { job: options.name });
-        metrics.count('touchstream_state_changes_total', changes.length, { job: options.name });
+        metrics.count('touchstream_state_changes_total', changeCount, { job: options.name });
       }
     } else if (offsets.length > 0) {
+      if (stale()) return;
       await options.consumer.commit(offsets);
     }
     for (const { partition, offset } of offsets) committed.set(partition, offset);
     if (offsets.length > 0) options.onCommit?.(offsets);
     // Input-to-durable latency: from when each poll batch was appended to the log to now, when its outputs are durable.
     const durableAt = wallClock();
-    for (const appendedAt of pendingAppendTimes) metrics.observe('touchstream_event_to_output_seconds', Math.max(0, durableAt - appendedAt) / 1000, { job: options.name });
-    pendingAppendTimes.length = 0;
-    for (const [output, values] of buffers) {
+    for (const appendedAt of appendTimes) metrics.observe('touchstream_event_to_output_seconds', Math.max(0, durableAt - appendedAt) / 1000, { job: options.name });
+    for (const [output, values] of flushBuffers) {
       emitted[output as string] = (emitted[output as string] ?? 0) + values.length;
       metrics.count('touchstream_output_values_total', values.length, { job: options.name, output: String(output) });
     }
-    buffers.clear();
-    buffered = 0;
-    lastFlush = wallClock();
   };
 
   while (true) {
+    if (flushFailures.length > 0) throw flushFailures[0];
     const stopping = options.signal?.aborted ?? false;
     const records = stopping ? [] : await options.consumer.poll(maxRecords, end && reachedEnd() ? 0 : pollTimeoutMs);
     const current = options.consumer.generation();
     if (current !== generation) {
+      // The flush in flight ends first (it sees the new generation and aborts, unless it committed already).
+      await settle();
       await rebalanced();
       generation = current;
     }
@@ -234,12 +280,15 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       for (const [name, value] of Object.entries(operator.gauges?.() ?? {})) metrics.gauge(`touchstream_${name}`, value, { job: options.name });
     }
     if (finished || stopping || buffered >= maxBuffered || wallClock() - lastFlush >= flushIntervalMs) {
-      const flushStarted = wallClock();
-      await flush();
-      // Input was not read meanwhile (a slow or down sink is retried here): that wait is not partition idleness.
-      watermarks.paused(wallClock() - flushStarted);
+      // Backpressure: at most one flush in flight. Input was not read while waiting for it (a slow or down sink is
+      // retried there): that wait is not partition idleness.
+      watermarks.paused(await settle());
+      startFlush();
     }
-    if (finished || stopping) return { records: total, watermark: lastWatermark, emitted };
+    if (finished || stopping) {
+      await settle();
+      return { records: total, watermark: lastWatermark, emitted };
+    }
   }
 }
 

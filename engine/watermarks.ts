@@ -62,6 +62,12 @@ export class WatermarkTracker {
       this.#partitions.set(partition, time);
     }
     const before = Math.max(time.maxEventTime - this.options.outOfOrdernessMs, time.floor);
+    if (this.#allIdleSince !== null) {
+      // Input resumes after every partition went quiet: a burst reaches the partitions one after another, so each
+      // gets a fresh idle timeout to show its part before the first one's time may pass it (else its events are late).
+      this.#allIdleSince = null;
+      for (const other of this.#partitions.values()) other.lastEventWallTime = wallTime;
+    }
     if (eventTime > time.maxEventTime) {
       time.maxEventTime = eventTime;
       this.#changed.add(partition);

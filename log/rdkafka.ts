@@ -43,16 +43,18 @@ const EMPTY = Buffer.alloc(0);
 /** A changelog is read to its end at restore; an open transaction of a crashed writer holds it up to its timeout. */
 const READ_PARTITIONS_TIMEOUT_MS = 120_000;
 
+/**
+ * node-rdkafka's message object already carries a LogRecord's fields: it is normalised in place (a string key to a
+ * Buffer, a missing value or timestamp to empty / 0) instead of copied into a second object per message.
+ */
 const toRecord = (message: Message): LogRecord => {
+  const record = message as unknown as LogRecord;
   const key = message.key;
-  return {
-    topic: message.topic,
-    partition: message.partition,
-    offset: message.offset,
-    key: key === null || key === undefined ? null : typeof key === 'string' ? Buffer.from(key) : key,
-    value: message.value ?? EMPTY,
-    timestamp: message.timestamp ?? 0,
-  };
+  if (key === undefined) record.key = null;
+  else if (typeof key === 'string') record.key = Buffer.from(key);
+  if (!message.value) record.value = EMPTY;
+  if (message.timestamp === undefined) record.timestamp = 0;
+  return record;
 };
 
 /** Runs a callback-style librdkafka call as a promise, failing with a typed error. */
@@ -477,7 +479,8 @@ class RdkafkaConsumer implements LogConsumer {
       if (messages.length > 0) await this.#rewind();
       return [];
     }
-    return messages.map(toRecord);
+    for (const message of messages) toRecord(message);
+    return messages as unknown as LogRecord[];
   }
 
   generation(): number {

@@ -5,6 +5,8 @@ import type { DeadLetter } from '../schemas/outputs.ts';
 export interface SourceBatch {
   events: CxEvent[];
   rejected: DeadLetter[];
+  /** Called once the batch's events and dead letters are durable downstream: a source may then commit its own position. */
+  ack?(): Promise<void>;
 }
 
 export interface Source {

@@ -172,7 +172,7 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
     this.#sessions.closeUpTo(watermark, (session) => {
       const kpis = sessionKpis(session.key, session.start, session.last, session.accumulator);
       out.emit('sessions', kpis);
-      const touchpoint = session.accumulator.firstTouchpoint.value;
+      const touchpoint = session.accumulator.touchpoint;
       this.#rollup.addSession(kpis, touchpoint, session.partition);
       this.options.anomalies?.addSession(kpis);
       // Rules first: "other sessions in the last 7 days" must not count the closing one.

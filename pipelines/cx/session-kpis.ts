@@ -4,13 +4,10 @@ import type { SessionAggregator } from '../../engine/index.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
 import type { SessionKpis } from '../../schemas/outputs.ts';
 
-/** A value stamped with the event that carried it; the earliest (time, event_id) wins "first", the latest wins "last". */
-interface Stamped<T> {
-  time: number;
-  eventId: string;
-  value: T;
-}
-
+/**
+ * A session's running KPIs, flat (no per-event objects): each "first"/"last" value is kept with the (time, event_id)
+ * that carried it; the earliest (time, event_id) wins "first", the latest wins "last".
+ */
 export interface SessionAccumulator {
   events: number;
   pageViews: number;
@@ -23,12 +20,20 @@ export interface SessionAccumulator {
   helpViews: number;
   videosStarted: number;
   videosCompleted: number;
-  firstEvent: Stamped<Channel>;
-  firstPage: Stamped<string> | null;
-  lastPage: Stamped<string> | null;
-  firstExperiment: Stamped<{ id: string; variant: string }> | null;
-  /** The touchpoint of the first event (the session's entry touchpoint, for rollups and the X+O link). */
-  firstTouchpoint: Stamped<string | null>;
+  /** The first event's stamp, channel and touchpoint (the session's entry touchpoint, for rollups and the X+O link). */
+  firstAt: number;
+  firstId: string;
+  channel: Channel;
+  touchpoint: string | null;
+  firstPageAt: number;
+  firstPageId: string;
+  firstPage: string | null;
+  lastPageAt: number;
+  lastPageId: string;
+  lastPage: string | null;
+  experimentAt: number;
+  experimentId: string;
+  experiment: { id: string; variant: string } | null;
   /** Event time of the earliest purchase, for rules that ask "no purchase before this event". */
   firstPurchaseAt: number | null;
   /** Evidence event ids (capped): add_to_cart, checkout_error and help/contact page_view events. */
@@ -40,27 +45,46 @@ export interface SessionAccumulator {
 }
 
 const MAX_EVIDENCE = 10;
+/** Shared by every accumulator until its first id: arrays are replaced (exact size), never pushed to. */
+const NONE: string[] = [];
 
-const earlier = <T>(a: Stamped<T> | null, b: Stamped<T> | null): Stamped<T> | null =>
-  a === null ? b : b === null ? a : b.time < a.time || (b.time === a.time && b.eventId < a.eventId) ? b : a;
-const later = <T>(a: Stamped<T> | null, b: Stamped<T> | null): Stamped<T> | null =>
-  a === null ? b : b === null ? a : b.time > a.time || (b.time === a.time && b.eventId > a.eventId) ? b : a;
+/** (time, id) comes before (atTime, atId). */
+const before = (time: number, id: string, atTime: number, atId: string): boolean => time < atTime || (time === atTime && id < atId);
+const after = (time: number, id: string, atTime: number, atId: string): boolean => time > atTime || (time === atTime && id > atId);
+/** Appends an evidence id up to the cap, in an array of exactly the needed size (most sessions hold one or two). */
+const withId = (ids: string[], id: string): string[] => (ids.length < MAX_EVIDENCE ? ids.concat(id) : ids);
 
 function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
   acc.events++;
-  const stamp = { time, eventId: event.event_id };
-  acc.firstEvent = earlier(acc.firstEvent, { ...stamp, value: event.channel })!;
-  acc.firstTouchpoint = earlier(acc.firstTouchpoint, { ...stamp, value: event.touchpoint })!;
-  if (event.experiment) acc.firstExperiment = earlier(acc.firstExperiment, { ...stamp, value: event.experiment });
+  const id = event.event_id;
+  if (before(time, id, acc.firstAt, acc.firstId)) {
+    acc.firstAt = time;
+    acc.firstId = id;
+    acc.channel = event.channel;
+    acc.touchpoint = event.touchpoint;
+  }
+  if (event.experiment && (acc.experiment === null || before(time, id, acc.experimentAt, acc.experimentId))) {
+    acc.experimentAt = time;
+    acc.experimentId = id;
+    acc.experiment = event.experiment;
+  }
   switch (event.type) {
     case 'page_view': {
       acc.pageViews++;
-      const page = { ...stamp, value: event.properties.page };
-      acc.firstPage = earlier(acc.firstPage, page);
-      acc.lastPage = later(acc.lastPage, page);
+      const page = event.properties.page;
+      if (acc.firstPage === null || before(time, id, acc.firstPageAt, acc.firstPageId)) {
+        acc.firstPageAt = time;
+        acc.firstPageId = id;
+        acc.firstPage = page;
+      }
+      if (acc.lastPage === null || after(time, id, acc.lastPageAt, acc.lastPageId)) {
+        acc.lastPageAt = time;
+        acc.lastPageId = id;
+        acc.lastPage = page;
+      }
       if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') {
         acc.helpViews++;
-        if (acc.helpViewIds.length < MAX_EVIDENCE) acc.helpViewIds.push(event.event_id);
+        acc.helpViewIds = withId(acc.helpViewIds, id);
       }
       break;
     }
@@ -70,7 +94,7 @@ function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
     case 'add_to_cart':
       acc.cartAdds++;
       acc.cartValue += event.properties.price * event.properties.quantity;
-      if (acc.cartEventIds.length < MAX_EVIDENCE) acc.cartEventIds.push(event.event_id);
+      acc.cartEventIds = withId(acc.cartEventIds, id);
       break;
     case 'purchase':
       acc.orders++;
@@ -79,7 +103,7 @@ function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
       break;
     case 'checkout_error':
       acc.checkoutErrors++;
-      if (acc.checkoutErrorIds.length < MAX_EVIDENCE) acc.checkoutErrorIds.push(event.event_id);
+      acc.checkoutErrorIds = withId(acc.checkoutErrorIds, id);
       break;
     case 'video_start':
       acc.videosStarted++;
@@ -90,15 +114,21 @@ function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
   }
 }
 
+/** Appends `from`'s ids after `into`'s, up to the cap. */
+function mergeIds(into: string[], from: string[]): string[] {
+  if (from.length === 0 || into.length >= MAX_EVIDENCE) return into;
+  return into.concat(from.slice(0, MAX_EVIDENCE - into.length));
+}
+
 export const sessionKpiAggregator: SessionAggregator<CxEvent, SessionAccumulator> = {
   create(event, time) {
     const acc: SessionAccumulator = {
       events: 0, pageViews: 0, clicks: 0, orders: 0, revenue: 0, cartAdds: 0, cartValue: 0, checkoutErrors: 0,
       helpViews: 0, videosStarted: 0, videosCompleted: 0,
-      firstEvent: { time, eventId: event.event_id, value: event.channel },
-      firstTouchpoint: { time, eventId: event.event_id, value: event.touchpoint },
-      firstPage: null, lastPage: null, firstExperiment: null, firstPurchaseAt: null,
-      cartEventIds: [], checkoutErrorIds: [], helpViewIds: [], firedRules: [],
+      firstAt: time, firstId: event.event_id, channel: event.channel, touchpoint: event.touchpoint,
+      firstPageAt: 0, firstPageId: '', firstPage: null, lastPageAt: 0, lastPageId: '', lastPage: null,
+      experimentAt: 0, experimentId: '', experiment: null, firstPurchaseAt: null,
+      cartEventIds: NONE, checkoutErrorIds: NONE, helpViewIds: NONE, firedRules: [],
     };
     add(acc, event, time);
     return acc;
@@ -116,15 +146,31 @@ export const sessionKpiAggregator: SessionAggregator<CxEvent, SessionAccumulator
     into.helpViews += from.helpViews;
     into.videosStarted += from.videosStarted;
     into.videosCompleted += from.videosCompleted;
-    into.firstEvent = earlier(into.firstEvent, from.firstEvent)!;
-    into.firstPage = earlier(into.firstPage, from.firstPage);
-    into.lastPage = later(into.lastPage, from.lastPage);
-    into.firstExperiment = earlier(into.firstExperiment, from.firstExperiment);
-    into.firstTouchpoint = earlier(into.firstTouchpoint, from.firstTouchpoint)!;
+    if (before(from.firstAt, from.firstId, into.firstAt, into.firstId)) {
+      into.firstAt = from.firstAt;
+      into.firstId = from.firstId;
+      into.channel = from.channel;
+      into.touchpoint = from.touchpoint;
+    }
+    if (from.firstPage !== null && (into.firstPage === null || before(from.firstPageAt, from.firstPageId, into.firstPageAt, into.firstPageId))) {
+      into.firstPageAt = from.firstPageAt;
+      into.firstPageId = from.firstPageId;
+      into.firstPage = from.firstPage;
+    }
+    if (from.lastPage !== null && (into.lastPage === null || after(from.lastPageAt, from.lastPageId, into.lastPageAt, into.lastPageId))) {
+      into.lastPageAt = from.lastPageAt;
+      into.lastPageId = from.lastPageId;
+      into.lastPage = from.lastPage;
+    }
+    if (from.experiment !== null && (into.experiment === null || before(from.experimentAt, from.experimentId, into.experimentAt, into.experimentId))) {
+      into.experimentAt = from.experimentAt;
+      into.experimentId = from.experimentId;
+      into.experiment = from.experiment;
+    }
     if (from.firstPurchaseAt !== null && (into.firstPurchaseAt === null || from.firstPurchaseAt < into.firstPurchaseAt)) into.firstPurchaseAt = from.firstPurchaseAt;
-    for (const id of from.cartEventIds) if (into.cartEventIds.length < MAX_EVIDENCE) into.cartEventIds.push(id);
-    for (const id of from.checkoutErrorIds) if (into.checkoutErrorIds.length < MAX_EVIDENCE) into.checkoutErrorIds.push(id);
-    for (const id of from.helpViewIds) if (into.helpViewIds.length < MAX_EVIDENCE) into.helpViewIds.push(id);
+    into.cartEventIds = mergeIds(into.cartEventIds, from.cartEventIds);
+    into.checkoutErrorIds = mergeIds(into.checkoutErrorIds, from.checkoutErrorIds);
+    into.helpViewIds = mergeIds(into.helpViewIds, from.helpViewIds);
     for (const rule of from.firedRules) if (!into.firedRules.includes(rule)) into.firedRules.push(rule);
   },
 };
@@ -163,10 +209,10 @@ export function sessionMeasures(key: string, startedAt: number, endedAt: number,
     help_views: acc.helpViews,
     videos_started: acc.videosStarted,
     videos_completed: acc.videosCompleted,
-    entry_page: acc.firstPage?.value ?? null,
-    exit_page: acc.lastPage?.value ?? null,
-    channel: acc.firstEvent.value,
-    experiment_id: acc.firstExperiment?.value.id ?? null,
-    variant: acc.firstExperiment?.value.variant ?? null,
+    entry_page: acc.firstPage,
+    exit_page: acc.lastPage,
+    channel: acc.channel,
+    experiment_id: acc.experiment?.id ?? null,
+    variant: acc.experiment?.variant ?? null,
   };
 }

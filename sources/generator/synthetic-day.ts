@@ -73,7 +73,12 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
 
     // Marketing touches before the journeys.
     let time = dayStart + random() * 20 * 3600_000;
-    if (chance(0.4)) emit(time - 3600_000 * (1 + random() * 48), 'ads', 'ad_impression', { campaign_id: pick(CAMPAIGNS), placement: pick(['search', 'social', 'display']) }, 'paid');
+    if (chance(0.4)) {
+      const shownAt = time - 3600_000 * (1 + random() * 48);
+      const ad = { campaign_id: pick(CAMPAIGNS), placement: pick(['search', 'social', 'display']) };
+      emit(shownAt, 'ads', 'ad_impression', ad, 'paid');
+      if (chance(0.2)) emit(shownAt + 2_000 + random() * 20_000, 'ads', 'ad_click', ad, 'paid');
+    }
     if (chance(0.3)) {
       const campaign = pick(CAMPAIGNS);
       emit(time - 600_000, 'email', 'email_open', { campaign_id: campaign }, 'newsletter');
@@ -102,6 +107,11 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
           cart += product.price * quantity;
           emit(time, channel, 'add_to_cart', { product_id: product.id, price: product.price, quantity });
           time += 3_000 + random() * 30_000;
+          if (chance(0.1)) {
+            // Changed their mind: the cart value keeps the add (CONTRACT §2 sums add_to_cart only).
+            emit(time, channel, 'remove_from_cart', { product_id: product.id, quantity: 1 });
+            time += 2_000 + random() * 10_000;
+          }
         }
         if (chance(0.08)) {
           const video = `vid-${Math.floor(random() * 10)}`;

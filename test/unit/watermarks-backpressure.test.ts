@@ -29,6 +29,7 @@ describe('WatermarkTracker under backpressure', () => {
     const { watermarks, advanceWall, wall } = tracker();
     watermarks.assign([0]);
     watermarks.observe(0, 100_000, wall());
+    expect(watermarks.current()).toBe(95_000);
     advanceWall(30_000);
     expect(watermarks.current()).toBe(95_000); // just went idle
     advanceWall(60_000);
@@ -38,30 +39,66 @@ describe('WatermarkTracker under backpressure', () => {
     expect(watermarks.current()).toBe(105_000);
   });
 
-  it('keeps every partition active after a full poll, so a backlog read one partition first cannot make the others late', () => {
+  it('keeps every partition active while polls come back full, so a backlog read one partition first cannot make the others late', () => {
     const { watermarks, advanceWall, wall } = tracker();
     watermarks.assign([0, 1]);
     watermarks.observe(0, 100_000, wall());
     watermarks.observe(1, 100_000, wall());
+    expect(watermarks.current()).toBe(95_000);
+    // 40 s of full polls that hold only partition 0's backlog; partition 1's part comes after it.
+    for (let poll = 1; poll <= 4; poll++) {
+      advanceWall(10_000);
+      watermarks.behind(wall());
+      watermarks.observe(0, 100_000 + poll * 60_000, wall());
+      expect(watermarks.current()).toBe(95_000);
+    }
+    expect(watermarks.observe(1, 100_500, wall())).toBe(95_000); // judged against its own past: not late
+    expect(watermarks.current()).toBe(95_500);
+  });
+
+  it('without the full-poll hint, the same backlog lets partition 0 run ahead once partition 1 idles out', () => {
+    const { watermarks, advanceWall, wall } = tracker();
+    watermarks.assign([0, 1]);
+    watermarks.observe(0, 100_000, wall());
+    watermarks.observe(1, 100_000, wall());
+    expect(watermarks.current()).toBe(95_000);
+    for (let poll = 1; poll <= 4; poll++) {
+      advanceWall(10_000);
+      watermarks.observe(0, 100_000 + poll * 60_000, wall());
+      watermarks.current();
+    }
+    expect(watermarks.current()).toBe(335_000);
+    expect(watermarks.observe(1, 100_500, wall())).toBe(335_000); // its floor rose: its events come out late
+  });
+
+  it('wakes every partition when input resumes after all went idle, so a burst reaching the partitions one by one is not split', () => {
+    const { watermarks, advanceWall, wall } = tracker();
+    watermarks.assign([0, 1]);
+    watermarks.observe(0, 100_000, wall());
+    watermarks.observe(1, 100_000, wall());
+    expect(watermarks.current()).toBe(95_000);
     advanceWall(60_000); // quiet: both partitions idle
     expect(watermarks.current()).toBe(95_000);
-    // A burst an hour later arrives; the first (full) poll holds only partition 0's part of it.
-    watermarks.behind(wall());
+    // A burst an hour later: partition 0's part is read first.
     watermarks.observe(0, 3_700_000, wall());
-    expect(watermarks.current()).toBe(95_000); // partition 1 may have the same hour waiting: time waits for it
-    expect(watermarks.observe(1, 3_600_000, wall())).toBe(95_000); // its event is judged against its own past, not late
+    expect(watermarks.current()).toBe(95_000); // partition 1 gets a fresh idle timeout to show its part
+    advanceWall(1_000);
+    expect(watermarks.observe(1, 3_600_000, wall())).toBe(95_000); // not late
     expect(watermarks.current()).toBe(3_595_000);
   });
 
-  it('without the full-poll hint, the same burst lets partition 0 run ahead (what `behind` prevents)', () => {
+  it('lets a woken partition that stays quiet idle out again after the timeout', () => {
     const { watermarks, advanceWall, wall } = tracker();
     watermarks.assign([0, 1]);
     watermarks.observe(0, 100_000, wall());
     watermarks.observe(1, 100_000, wall());
+    expect(watermarks.current()).toBe(95_000);
     advanceWall(60_000);
     expect(watermarks.current()).toBe(95_000);
     watermarks.observe(0, 3_700_000, wall());
-    expect(watermarks.current()).toBe(3_695_000); // partition 1 is idle: its floor rises with it
-    expect(watermarks.observe(1, 3_600_000, wall())).toBe(3_695_000);
+    expect(watermarks.current()).toBe(95_000);
+    advanceWall(30_000);
+    watermarks.observe(0, 3_710_000, wall());
+    expect(watermarks.current()).toBe(3_705_000);
   });
 });

@@ -1,0 +1,88 @@
+// The runner overlaps a checkpoint with processing: the next batch is processed while the previous checkpoint commits, and each checkpoint holds the state, offsets and outputs as of its own batch.
+import { describe, expect, it } from 'vitest';
+import { runStreamJob } from '../../engine/runner.ts';
+import type { Operator } from '../../engine/operator.ts';
+import { KeyedStateStore } from '../../engine/state.ts';
+import { MemoryLog } from '../../log/memory.ts';
+import type { PartitionOffset, TransactionalProducer } from '../../log/log.ts';
+
+type Outputs = { counts: number };
+
+describe('runStreamJob with a checkpoint in flight', () => {
+  it('processes the next batch before the previous checkpoint commits, and each checkpoint holds its own batch end', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.createTopics([{ topic: 'input', partitions: 1 }]);
+    log.append('input', ['a', 'b', 'c', 'd'].map((value) => ({ key: 'k', value: Buffer.from(value) })));
+
+    // One value mutated in place and put again: a checkpoint that serialised it late would see the next batch's count.
+    const store = new KeyedStateStore<{ n: number; seen: string[] }>('counts');
+    let processedRecords = 0;
+    let fourthProcessed!: () => void;
+    const fourth = new Promise<void>((resolve) => (fourthProcessed = resolve));
+    const counter: Operator<string, Outputs> = {
+      name: 'counter',
+      stateStores: ['counts'],
+      process(batch, out) {
+        const value = store.get('k') ?? { n: 0, seen: [] };
+        for (const record of batch) {
+          value.n++;
+          value.seen.push(record.value);
+        }
+        store.put(0, 'k', value);
+        out.emit('counts', value.n);
+        processedRecords += batch.length;
+        if (processedRecords >= 4) fourthProcessed();
+      },
+      onWatermark() {},
+      snapshot: () => store.changes(),
+      restore: (_name, partition, entries) => store.restore(partition, entries),
+      reset: () => store.clear(),
+    };
+
+    const inner = await log.transactionalProducer({ transactionalId: 't' });
+    const commits: PartitionOffset[][] = [];
+    let begun = 0;
+    const transactions: TransactionalProducer = {
+      ...inner,
+      async begin() {
+        // The first checkpoint starts its transaction only once the second batch is processed (and has mutated the
+        // stored value): without overlap this never happens, and a late serialisation would checkpoint n = 4.
+        if (++begun === 1) await fourth;
+        await inner.begin();
+      },
+      async commit(consumer, offsets) {
+        commits.push([...offsets]);
+        await inner.commit(consumer, offsets);
+      },
+    };
+    const written: number[][] = [];
+    const result = await runStreamJob<string, Outputs>({
+      name: 'overlap',
+      consumer: await log.consumer({ groupId: 'grp', topics: ['input'] }),
+      inputTopic: 'input',
+      decode: async (records) => records.map((record) => ({ record, value: record.value.toString() })),
+      keyOf: () => 'k',
+      eventTimeOf: () => 1000,
+      operators: [counter],
+      sinks: { counts: { name: 'counts', write: async (batch) => void written.push([...batch]) } },
+      watermarks: { outOfOrdernessMs: 0, idleTimeoutMs: 60_000 },
+      boundedBy: [{ topic: 'input', partition: 0, offset: 4 }],
+      poll: { maxRecords: 2, timeoutMs: 10 },
+      flush: { maxBufferedValues: 1, intervalMs: 60_000 },
+      state: { log, transactions, changelogPrefix: 'grp' },
+    });
+
+    expect(result.records).toBe(4);
+    expect(commits).toEqual([
+      [{ topic: 'input', partition: 0, offset: 2 }],
+      [{ topic: 'input', partition: 0, offset: 4 }],
+    ]);
+    // The first checkpoint's state is as of record 2, although records 3 and 4 were processed before it committed.
+    expect(log.read('grp-counts-changelog').map((record) => record.value.toString())).toEqual([
+      '{"n":2,"seen":["a","b"]}',
+      '{"n":4,"seen":["a","b","c","d"]}',
+    ]);
+    expect(written).toEqual([[2], [4]]);
+    expect(result.emitted).toEqual({ counts: 2 });
+  });
+});
