@@ -96,6 +96,8 @@ export interface KpiMinuteRow {
   channel: Channel;
   /** '' when the events carried none. */
   touchpoint: string;
+  /** The input partition whose events this row sums: rows of one minute are added up over partitions. */
+  input_partition: number;
   events: number;
   page_views: number;
   orders: number;

@@ -6,29 +6,25 @@ import type { SessionKpis } from '../../schemas/outputs.ts';
 
 const MINUTE_MS = 60_000;
 
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Changelog key of a partition's "minutes up to here were emitted" mark; row keys start with a digit (the minute). */
 const EMITTED_KEY = 'emitted-up-to';
-
-/** The measures summed when partial rows of several input partitions make one row. */
-const MEASURES = [
-  'events', 'page_views', 'orders', 'sessions', 'conversions', 'cart_abandonments', 'responses', 'nps_responses', 'promoters',
-  'passives', 'detractors', 'csat_responses', 'csat_satisfied', 'ces_responses', 'ces_sum',
-] as const satisfies ReadonlyArray<keyof KpiMinuteRow>;
-
-const rowKeyOf = (row: Pick<KpiMinuteRow, 'channel' | 'touchpoint'>) => `${row.channel}\0${row.touchpoint}`;
 
 /**
  * Event measures (events, page_views, orders, revenue, responses, NPS/CSAT/CES parts) count in the minute of
  * the event, by its channel and touchpoint; session measures (sessions, conversions, cart abandonments) in the
  * minute the session ended, by its channel and entry touchpoint. A minute is final when the watermark passes
  * its end plus the session gap (every session that ended in it has closed), and is emitted once: the table is a
- * ReplacingMergeTree on (minute, channel, touchpoint), so a replay writes the same rows again and no sum doubles.
- * Contributions for a minute already emitted (input later than the gap) are counted, not added.
+ * ReplacingMergeTree on (channel, touchpoint, minute, input_partition), so a replay writes the same rows again and
+ * no sum doubles. Contributions for a minute already emitted (input later than the gap) are counted, not added.
  *
- * State: a partial row per input partition, minute, channel and touchpoint (the changelog key
- * `minute/channel/touchpoint` in that partition), so each partition's contributions move with it; the rows of a
- * minute are summed over the partitions this instance owns when the minute is emitted. Each partition also keeps
- * the last emitted minute, so input for it after a restore is still counted as late instead of re-emitting a row.
+ * One row per input partition: with several workers each owns some partitions, and rows summed per worker would
+ * replace each other in the table; per-partition rows are the same whatever the number of workers, and analysts
+ * add them up (`sum(...) GROUP BY minute, channel, touchpoint`). State: the partial row of each partition, minute,
+ * channel and touchpoint (changelog key `minute/channel/touchpoint` in that partition), so it moves with its
+ * partition. Each partition also keeps the last emitted minute, so input for it after a restore is still counted
+ * as late instead of re-emitting a row.
  */
 export class KpiRollup implements StateStore {
   /** minute → "partition\0channel\0touchpoint" → partial row with its partition; plain objects. */
@@ -61,7 +57,7 @@ export class KpiRollup implements StateStore {
     let entry = rows.get(key);
     if (!entry) {
       const row = {
-        minute, channel, touchpoint: touchpoint ?? '', events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0,
+        minute, channel, touchpoint: touchpoint ?? '', input_partition: partition, events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0,
         cart_abandonments: 0, responses: 0, nps_responses: 0, promoters: 0, passives: 0, detractors: 0, csat_responses: 0,
         csat_satisfied: 0, ces_responses: 0, ces_sum: 0,
       };
@@ -116,25 +112,19 @@ export class KpiRollup implements StateStore {
     if (session.cart_abandoned) row.cart_abandonments++;
   }
 
-  /** Emits the minutes that are final at this watermark, oldest first, rows in (channel, touchpoint) order. */
+  /** Emits the minutes that are final at this watermark, oldest first, rows in (channel, touchpoint, partition) order. */
   release(watermark: number, emit: (row: KpiMinuteRow) => void): void {
     if (this.#minutes.size === 0) return;
     const due = [...this.#minutes.keys()].filter((minute) => minute + MINUTE_MS + this.sessionGapMs < watermark).sort((a, b) => a - b);
     if (due.length === 0) return;
     for (const minute of due) {
-      const merged = new Map<string, KpiMinuteRow>();
-      for (const { partition, row } of this.#minutes.get(minute)!.values()) {
-        const key = rowKeyOf(row);
-        const into = merged.get(key);
-        if (!into) merged.set(key, { ...row });
-        else {
-          for (const measure of MEASURES) into[measure] += row[measure];
-          into.revenue = Math.round((into.revenue + row.revenue) * 100) / 100;
-        }
+      const entries = [...this.#minutes.get(minute)!.values()].sort(
+        (a, b) => compare(a.row.channel, b.row.channel) || compare(a.row.touchpoint, b.row.touchpoint) || a.partition - b.partition,
+      );
+      for (const { partition, row } of entries) {
+        emit({ ...row });
         this.#changed.set(`${partition}\0${minute}/${row.channel}/${row.touchpoint}`, { partition, key: `${minute}/${row.channel}/${row.touchpoint}`, value: null });
       }
-      const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      for (const [, row] of rows) emit(row);
       this.#minutes.delete(minute);
     }
     this.#emittedMax = Math.max(this.#emittedMax, due.at(-1)!);
@@ -155,7 +145,7 @@ export class KpiRollup implements StateStore {
         this.#emittedMax = Math.max(this.#emittedMax, minute);
         continue;
       }
-      const row = value as KpiMinuteRow;
+      const row = { ...(value as KpiMinuteRow), input_partition: partition };
       let rows = this.#minutes.get(row.minute);
       if (!rows) this.#minutes.set(row.minute, (rows = new Map()));
       rows.set(`${partition}\0${row.channel}\0${row.touchpoint}`, { partition, row });

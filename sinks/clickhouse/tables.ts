@@ -249,11 +249,12 @@ export const KPI_MINUTE_TABLE: TableSpec = {
   name: 'kpi_minute',
   comment:
     'Per minute, channel and touchpoint: event measures by event minute, session measures by the minute the session ended (entry touchpoint). ' +
-    'Each row is written once when final, so FINAL (or any sum) sees no double counts after a replay.',
+    'One row per input partition (sum them); each written once when final, so FINAL sees no double counts after a replay.',
   columns: [
     { ...column('minute', 'timestamp'), codec: 'Delta, ZSTD(1)' },
     column('channel', 'low_cardinality'),
     column('touchpoint', 'low_cardinality', "'' when none"),
+    column('input_partition', 'uint32', 'the input partition this row sums: add rows up over partitions'),
     column('events', 'uint64'),
     column('page_views', 'uint64'),
     column('orders', 'uint64'),
@@ -271,7 +272,7 @@ export const KPI_MINUTE_TABLE: TableSpec = {
     column('ces_responses', 'uint64'),
     column('ces_sum', 'uint64'),
   ],
-  orderBy: ['channel', 'touchpoint', 'minute'],
+  orderBy: ['channel', 'touchpoint', 'minute', 'input_partition'],
   partitionBy: 'toYYYYMM(minute)',
   ttlColumn: 'minute',
 };

@@ -121,8 +121,10 @@ describe('CX analytics on Kafka (rdkafka) into embedded chDB', () => {
 
   it('rolls the day up per minute, channel and touchpoint', async () => {
     const rows = await runtime.clickhouse.rows<Record<string, unknown>>(`
-      SELECT toString(minute) AS minute, channel, touchpoint, events, page_views, orders, revenue, sessions, conversions, cart_abandonments, responses, nps_responses, detractors
-      FROM ${database}.kpi_minute FINAL WHERE channel IN ('web', 'survey') ORDER BY minute, channel, touchpoint`);
+      SELECT toString(minute) AS minute, channel, touchpoint, sum(events) AS events, sum(page_views) AS page_views, sum(orders) AS orders, sum(revenue) AS revenue,
+             sum(sessions) AS sessions, sum(conversions) AS conversions, sum(cart_abandonments) AS cart_abandonments, sum(responses) AS responses,
+             sum(nps_responses) AS nps_responses, sum(detractors) AS detractors
+      FROM ${database}.kpi_minute FINAL WHERE channel IN ('web', 'survey') GROUP BY minute, channel, touchpoint ORDER BY minute, channel, touchpoint`);
     const row = (minute: string, channel: string, touchpoint: string, values: Record<string, number>) => ({
       minute: text(minute), channel, touchpoint, events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0, cart_abandonments: 0, responses: 0, nps_responses: 0, detractors: 0, ...values,
     });

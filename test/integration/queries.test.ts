@@ -46,7 +46,8 @@ describe('analyst queries of docs/queries.md on a generated day', () => {
 
   it.each(QUERIES)('$title', async ({ title, sql }) => {
     const rows = await runtime.clickhouse.rows<Record<string, unknown>>(sql);
-    expect(rows.length, title).toBeGreaterThan(0);
+    // Anomalies on random traffic are chance events (the detector's semantics are pinned in test/unit/cx-experience.test.ts).
+    if (!title.startsWith('Anomalies')) expect(rows.length, title).toBeGreaterThan(0);
     for (const row of rows) for (const [column, value] of Object.entries(row)) expect(value, `${title}: ${column}`).not.toBeUndefined();
   });
 

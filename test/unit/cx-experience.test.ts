@@ -103,7 +103,7 @@ describe('social mentions', () => {
 
 describe('minute rollups (kpi_minute)', () => {
   it('counts event measures in the event minute and session measures in the minute the session ended, once the minute is final', () => {
-    const zero = { events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0, cart_abandonments: 0, responses: 0, nps_responses: 0, promoters: 0, passives: 0, detractors: 0, csat_responses: 0, csat_satisfied: 0, ces_responses: 0, ces_sum: 0 };
+    const zero = { input_partition: 0, events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0, cart_abandonments: 0, responses: 0, nps_responses: 0, promoters: 0, passives: 0, detractors: 0, csat_responses: 0, csat_satisfied: 0, ces_responses: 0, ces_sum: 0 };
     const harness = journeyHarness({ rules: [] }).process([
       page('v1', 0, 'c1', 'home', 'home'),
       page('v2', 0.5, 'c1', 'product', 'home'),
