@@ -34,6 +34,7 @@ let loaded: typeof Rdkafka | undefined;
 const rdkafka = (): typeof Rdkafka => (loaded ??= createRequire(import.meta.url)('node-rdkafka') as typeof Rdkafka);
 const errors = () => rdkafka().CODES.ERRORS;
 const REQUEST_TIMEOUT_MS = 10_000;
+const DISCONNECT_TIMEOUT_MS = 15_000;
 const LEADER_WAIT_MS = 30_000;
 /** Delivery reports are served by `poll()`; this bounds how late `send` learns of its acks. */
 const DELIVERY_POLL_MS = 5;
@@ -73,10 +74,18 @@ const connect = (client: Client): Promise<void> =>
     client.connect({ allTopics: false, timeout: REQUEST_TIMEOUT_MS }, (error) => (error ? reject(toError('connection', error)) : resolve()));
   });
 
+/**
+ * Disconnects, but never waits longer than DISCONNECT_TIMEOUT_MS: with the broker gone librdkafka's disconnect (a
+ * producer's flush, a consumer leaving its group) can wait indefinitely, and a restart must not hang behind it.
+ */
 const disconnect = (client: Client): Promise<void> =>
   new Promise((resolve) => {
     if (!client.isConnected()) return resolve();
-    client.disconnect(() => resolve());
+    const timer = setTimeout(resolve, DISCONNECT_TIMEOUT_MS);
+    client.disconnect(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 
 export class RdkafkaLog implements Log {
