@@ -205,65 +205,65 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
   const outputs: TopicProducer = { send: (topic, records) => transactions!.send(topic, records) };
   const decode = createEventDecoder({ source: `kafka:${config.kafka.inputTopic}`, codec: runtime.codecs.event, maxPayloadBytes: config.maxPayloadBytes, wallClock });
   return supervise(async () => {
-   const consumer = await runtime.log.consumer({
-     groupId: config.kafka.groupId, topics: [config.kafka.inputTopic], start: 'earliest',
-     ...(config.engine.workerId ? { instanceId: config.engine.workerId } : {}),
-   });
-   try {
-    transactions = await runtime.log.transactionalProducer({ transactionalId, timeoutMs: config.engine.transactionTimeoutMs });
-    return await runStreamJob<CxEvent, CxOutputs>({
-      name: 'cx-journeys',
-      consumer,
-      state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
-      inputTopic: config.kafka.inputTopic,
-      decode: (records, out) =>
-        decode(records, (letter) => {
-          out.emit('rejected', letter);
-          runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
-        }),
-      keyOf: sessionKeyOf,
-      eventTimeOf: (event) => event.occurred_at,
-      operators: [
-        new JourneyOperator({
-          sessionGapMs: config.session.gapMs,
-          dedupHorizonMs: config.dedupHorizonMs,
-          rules,
-          contactPolicy: DEFAULT_CONTACT_POLICY,
-          scoreSentiment,
-          ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
-        }),
-        new PurchaseAttributionOperator(),
-      ],
-      sinks: {
-        events: eventsTableSink(runtime.clickhouse),
-        sessions: [
-          sessionsTableSink(runtime.clickhouse),
-          { ...avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: outputs, codec: runtime.codecs.session, keyOf: (session) => session.customer_id }), transactional: true },
-        ],
-        signals: [
-          signalsTableSink(runtime.clickhouse),
-          { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
-        ],
-        rejected: deadLetterSinks(runtime, outputs, true),
-        feedback: feedbackTableSink(runtime.clickhouse),
-        social_mentions: socialMentionsTableSink(runtime.clickhouse),
-        channel_switches: channelSwitchesTableSink(runtime.clickhouse),
-        purchase_attribution: purchaseAttributionTableSink(runtime.clickhouse),
-        kpi_minute: kpiMinuteTableSink(runtime.clickhouse),
-      },
-      watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
-      ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onCommit ? { onCommit: options.onCommit } : {}),
-      poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
-      flush: { intervalMs: config.engine.flushIntervalMs },
-      wallClock,
-      metrics: runtime.metrics,
+    const consumer = await runtime.log.consumer({
+      groupId: config.kafka.groupId, topics: [config.kafka.inputTopic], start: 'earliest',
+      ...(config.engine.workerId ? { instanceId: config.engine.workerId } : {}),
     });
-   } finally {
-    await consumer.close().catch(() => {});
-    await transactions?.close().catch(() => {});
-   }
+    try {
+      transactions = await runtime.log.transactionalProducer({ transactionalId, timeoutMs: config.engine.transactionTimeoutMs });
+      return await runStreamJob<CxEvent, CxOutputs>({
+        name: 'cx-journeys',
+        consumer,
+        state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
+        inputTopic: config.kafka.inputTopic,
+        decode: (records, out) =>
+          decode(records, (letter) => {
+            out.emit('rejected', letter);
+            runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
+          }),
+        keyOf: sessionKeyOf,
+        eventTimeOf: (event) => event.occurred_at,
+        operators: [
+          new JourneyOperator({
+            sessionGapMs: config.session.gapMs,
+            dedupHorizonMs: config.dedupHorizonMs,
+            rules,
+            contactPolicy: DEFAULT_CONTACT_POLICY,
+            scoreSentiment,
+            ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
+          }),
+          new PurchaseAttributionOperator(),
+        ],
+        sinks: {
+          events: eventsTableSink(runtime.clickhouse),
+          sessions: [
+            sessionsTableSink(runtime.clickhouse),
+            { ...avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: outputs, codec: runtime.codecs.session, keyOf: (session) => session.customer_id }), transactional: true },
+          ],
+          signals: [
+            signalsTableSink(runtime.clickhouse),
+            { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
+          ],
+          rejected: deadLetterSinks(runtime, outputs, true),
+          feedback: feedbackTableSink(runtime.clickhouse),
+          social_mentions: socialMentionsTableSink(runtime.clickhouse),
+          channel_switches: channelSwitchesTableSink(runtime.clickhouse),
+          purchase_attribution: purchaseAttributionTableSink(runtime.clickhouse),
+          kpi_minute: kpiMinuteTableSink(runtime.clickhouse),
+        },
+        watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
+        ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onCommit ? { onCommit: options.onCommit } : {}),
+        poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
+        flush: { intervalMs: config.engine.flushIntervalMs },
+        wallClock,
+        metrics: runtime.metrics,
+      });
+    } finally {
+      await consumer.close().catch(() => {});
+      await transactions?.close().catch(() => {});
+    }
   }, { name: 'cx-journeys', metrics: runtime.metrics, ...(options.signal ? { signal: options.signal } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
 }
 
