@@ -21,17 +21,26 @@ const EMITTED_KEY = 'emitted-up-to';
  *
  * One row per input partition: with several workers each owns some partitions, and rows summed per worker would
  * replace each other in the table; per-partition rows are the same whatever the number of workers, and analysts
- * add them up (`sum(...) GROUP BY minute, channel, touchpoint`). State: the partial row of each partition, minute,
- * channel and touchpoint (changelog key `minute/channel/touchpoint` in that partition), so it moves with its
- * partition. Each partition also keeps the last emitted minute, so input for it after a restore is still counted
- * as late instead of re-emitting a row.
+ * add them up (`sum(...) GROUP BY minute, channel, touchpoint`). State: the partial rows of each partition and
+ * minute, one changelog entry per partition and minute (key: the minute; value: its rows) re-written when one of its
+ * rows changed since the last checkpoint, so the changelog carries a few records per minute rather than one per
+ * event; the entries move with their partition. Each partition also keeps the last emitted minute, so input for it
+ * after a restore is still counted as late instead of re-emitting a row.
  */
 export class KpiRollup implements StateStore {
-  /** minute → "partition\0channel\0touchpoint" → partial row with its partition; plain objects. */
-  readonly #minutes = new Map<number, Map<string, { partition: number; row: KpiMinuteRow }>>();
+  /** minute → partition → "channel\0touchpoint" → partial row; plain objects. */
+  readonly #minutes = new Map<number, Map<number, Map<string, KpiMinuteRow>>>();
   /** Per known input partition: the last minute emitted (the same for all: the largest one emitted). */
   readonly #emittedUpTo = new Map<number, number>();
-  readonly #changed = new Map<string, { partition: number; key: string; value: unknown }>();
+  /** Minute → the partitions whose rows of that minute changed since the last checkpoint. */
+  readonly #changedMinutes = new Map<number, Set<number>>();
+  /** Minute → the partitions that have an entry on the changelog: only those need a tombstone once emitted. */
+  readonly #checkpointed = new Map<number, Set<number>>();
+  /** Partitions whose emitted-up-to mark changed since the last checkpoint. */
+  readonly #changedMarks = new Set<number>();
+  /** The last minute `#row` looked up, and its partition map: consecutive events mostly share a minute. */
+  #lastMinute = Number.NaN;
+  #lastRows: Map<number, Map<string, KpiMinuteRow>> | null = null;
   #emittedMax = Number.NEGATIVE_INFINITY;
   late = 0;
 
@@ -51,25 +60,31 @@ export class KpiRollup implements StateStore {
       this.late++;
       return null;
     }
-    let rows = this.#minutes.get(minute);
-    if (!rows) this.#minutes.set(minute, (rows = new Map()));
-    const key = `${partition}\0${channel}\0${touchpoint ?? ''}`;
-    let entry = rows.get(key);
-    if (!entry) {
-      const row = {
+    let minuteRows = minute === this.#lastMinute ? this.#lastRows : this.#minutes.get(minute);
+    if (!minuteRows) this.#minutes.set(minute, (minuteRows = new Map()));
+    this.#lastMinute = minute;
+    this.#lastRows = minuteRows;
+    let rows = minuteRows.get(partition);
+    if (!rows) minuteRows.set(partition, (rows = new Map()));
+    const key = touchpoint ? `${channel}\0${touchpoint}` : channel;
+    let row = rows.get(key);
+    if (!row) {
+      row = {
         minute, channel, touchpoint: touchpoint ?? '', input_partition: partition, events: 0, page_views: 0, orders: 0, revenue: 0, sessions: 0, conversions: 0,
         cart_abandonments: 0, responses: 0, nps_responses: 0, promoters: 0, passives: 0, detractors: 0, csat_responses: 0,
         csat_satisfied: 0, ces_responses: 0, ces_sum: 0,
       };
-      rows.set(key, (entry = { partition, row }));
+      rows.set(key, row);
     }
-    this.#changed.set(`${partition}\0${minute}/${channel}/${entry.row.touchpoint}`, { partition, key: `${minute}/${channel}/${entry.row.touchpoint}`, value: entry.row });
-    return entry.row;
+    let changed = this.#changedMinutes.get(minute);
+    if (!changed) this.#changedMinutes.set(minute, (changed = new Set()));
+    changed.add(partition);
+    return row;
   }
 
   #markEmitted(partition: number, minute: number): void {
     this.#emittedUpTo.set(partition, minute);
-    if (Number.isFinite(minute)) this.#changed.set(`${partition}\0${EMITTED_KEY}`, { partition, key: EMITTED_KEY, value: minute });
+    if (Number.isFinite(minute)) this.#changedMarks.add(partition);
   }
 
   addEvent(event: CxEvent, partition: number): void {
@@ -118,22 +133,44 @@ export class KpiRollup implements StateStore {
     const due = [...this.#minutes.keys()].filter((minute) => minute + MINUTE_MS + this.sessionGapMs < watermark).sort((a, b) => a - b);
     if (due.length === 0) return;
     for (const minute of due) {
-      const entries = [...this.#minutes.get(minute)!.values()].sort(
-        (a, b) => compare(a.row.channel, b.row.channel) || compare(a.row.touchpoint, b.row.touchpoint) || a.partition - b.partition,
-      );
-      for (const { partition, row } of entries) {
-        emit({ ...row });
-        this.#changed.set(`${partition}\0${minute}/${row.channel}/${row.touchpoint}`, { partition, key: `${minute}/${row.channel}/${row.touchpoint}`, value: null });
-      }
+      const minuteRows = this.#minutes.get(minute)!;
+      const rows: KpiMinuteRow[] = [];
+      for (const partitionRows of minuteRows.values()) for (const row of partitionRows.values()) rows.push(row);
+      rows.sort((a, b) => compare(a.channel, b.channel) || compare(a.touchpoint, b.touchpoint) || a.input_partition - b.input_partition);
+      for (const row of rows) emit({ ...row });
+      let changed = this.#changedMinutes.get(minute);
+      if (!changed) this.#changedMinutes.set(minute, (changed = new Set()));
+      for (const partition of minuteRows.keys()) changed.add(partition);
       this.#minutes.delete(minute);
     }
+    this.#lastMinute = Number.NaN;
+    this.#lastRows = null;
     this.#emittedMax = Math.max(this.#emittedMax, due.at(-1)!);
     for (const partition of this.#emittedUpTo.keys()) this.#markEmitted(partition, this.#emittedMax);
   }
 
+  /** One change per partition and changed minute (its rows now, or null once emitted) and per moved emitted mark. */
   changes(): StateChange[] {
-    const changes = [...this.#changed.values()].map(({ partition, key, value }) => ({ store: this.name, partition, key, value }));
-    this.#changed.clear();
+    const changes: StateChange[] = [];
+    for (const [minute, partitions] of this.#changedMinutes) {
+      const minuteRows = this.#minutes.get(minute);
+      let checkpointed = this.#checkpointed.get(minute);
+      for (const partition of partitions) {
+        const rows = minuteRows?.get(partition);
+        if (rows) {
+          changes.push({ store: this.name, partition, key: String(minute), value: [...rows.values()] });
+          if (!checkpointed) this.#checkpointed.set(minute, (checkpointed = new Set()));
+          checkpointed.add(partition);
+        } else if (checkpointed?.delete(partition)) {
+          // Emitted since: a tombstone, unless the entry never reached the changelog.
+          changes.push({ store: this.name, partition, key: String(minute), value: null });
+        }
+      }
+      if (checkpointed?.size === 0) this.#checkpointed.delete(minute);
+    }
+    for (const partition of this.#changedMarks) changes.push({ store: this.name, partition, key: EMITTED_KEY, value: this.#emittedUpTo.get(partition) });
+    this.#changedMinutes.clear();
+    this.#changedMarks.clear();
     return changes;
   }
 
@@ -145,18 +182,31 @@ export class KpiRollup implements StateStore {
         this.#emittedMax = Math.max(this.#emittedMax, minute);
         continue;
       }
-      const row = { ...(value as KpiMinuteRow), input_partition: partition };
-      let rows = this.#minutes.get(row.minute);
-      if (!rows) this.#minutes.set(row.minute, (rows = new Map()));
-      rows.set(`${partition}\0${row.channel}\0${row.touchpoint}`, { partition, row });
+      for (const restored of value as KpiMinuteRow[]) {
+        const row = { ...restored, input_partition: partition };
+        let minuteRows = this.#minutes.get(row.minute);
+        if (!minuteRows) this.#minutes.set(row.minute, (minuteRows = new Map()));
+        let rows = minuteRows.get(partition);
+        if (!rows) minuteRows.set(partition, (rows = new Map()));
+        rows.set(row.touchpoint ? `${row.channel}\0${row.touchpoint}` : row.channel, row);
+        let checkpointed = this.#checkpointed.get(row.minute);
+        if (!checkpointed) this.#checkpointed.set(row.minute, (checkpointed = new Set()));
+        checkpointed.add(partition);
+      }
     }
     if (!this.#emittedUpTo.has(partition)) this.#emittedUpTo.set(partition, Number.NEGATIVE_INFINITY);
+    this.#lastMinute = Number.NaN;
+    this.#lastRows = null;
   }
 
   clear(): void {
     this.#minutes.clear();
     this.#emittedUpTo.clear();
-    this.#changed.clear();
+    this.#changedMinutes.clear();
+    this.#checkpointed.clear();
+    this.#changedMarks.clear();
     this.#emittedMax = Number.NEGATIVE_INFINITY;
+    this.#lastMinute = Number.NaN;
+    this.#lastRows = null;
   }
 }
