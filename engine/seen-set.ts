@@ -1,16 +1,96 @@
-// Remembers ids seen within an event-time horizon, so a duplicate (a retried send, a replayed file) is processed once; a checkpointed state store.
+// Remembers ids seen within an event-time horizon, so a duplicate (a retried send, a replayed file) is processed once; a compact, checkpointed state store.
+import { hashId } from './id-hash.ts';
 import type { StateChange, StateStore } from './state.ts';
 
+/**
+ * Ids are kept as 128-bit hashes (engine/id-hash.ts says why collisions do not happen in practice), grouped into
+ * buckets of one input partition and one minute of event time. A bucket holds its hashes and each id's offset in ms
+ * from the bucket's start in typed arrays (18 bytes per id); an open-addressing index (linear probing, 8 bytes a
+ * slot, at most 80% full) finds an id's bucket and position. No object or string per id is kept.
+ *
+ * Eviction is exact in event time: an id is a duplicate only while its event time ≥ watermark − horizon (the
+ * watermark of the last `evict`). Whole buckets behind that limit are dropped; in the bucket the limit falls into,
+ * ids behind it are treated as gone at lookup.
+ *
+ * Changelog: one record per bucket and checkpoint, not per id. The ids a bucket gained since the last checkpoint
+ * are written once, as a chunk under the key `<bucket start>/<sequence>` (base64 of the hash and offset bytes
+ * inside the JSON value, at most 8,192 ids a record); when the whole bucket is evicted each of its chunk keys gets
+ * a tombstone. The key `limit` holds the eviction limit, so a restored set treats the ids of a partly evicted
+ * bucket exactly as before. A record of the earlier format (key: the id, value: its event time) is read too.
+ */
+const BUCKET_MS = 60_000; // offsets within a bucket fit a Uint16
+const MAX_IDS_PER_RECORD = 8192; // 8,192 × 18 bytes in base64 ≈ 200 KB: far below Kafka's 1 MB record limit
+const LIMIT_KEY = 'limit';
+const INITIAL_INDEX = 1024;
+const INITIAL_BUCKET = 64;
+
+/** A bucket's chunk as checkpointed. */
+interface SavedChunk {
+  start: number;
+  /** Four little-endian 32-bit words per id. */
+  hashes: string;
+  /** Little-endian 16-bit ms offsets from `start`, one per id. */
+  offsets: string;
+}
+
+class IdBucket {
+  hashes: Int32Array;
+  offsets: Uint16Array;
+  count = 0;
+  /** Ids [0, written) are in the changelog already. */
+  written = 0;
+  /** The changelog keys holding this bucket's chunks (tombstoned when the bucket is evicted). */
+  readonly keys: string[] = [];
+  nextSequence = 0;
+
+  constructor(
+    readonly partition: number,
+    readonly start: number,
+    readonly handle: number,
+    capacity = INITIAL_BUCKET,
+  ) {
+    this.hashes = new Int32Array(capacity * 4);
+    this.offsets = new Uint16Array(capacity);
+  }
+
+  append(hash: Int32Array, hashAt: number, offset: number): number {
+    if (this.count === this.offsets.length) {
+      const capacity = Math.ceil(this.offsets.length * 1.25);
+      const hashes = new Int32Array(capacity * 4);
+      hashes.set(this.hashes);
+      const offsets = new Uint16Array(capacity);
+      offsets.set(this.offsets);
+      this.hashes = hashes;
+      this.offsets = offsets;
+    }
+    const position = this.count++;
+    this.hashes.set(hash.subarray(hashAt, hashAt + 4), position * 4);
+    this.offsets[position] = offset;
+    return position;
+  }
+}
+
 export class SeenSet implements StateStore {
-  /** Id → event time: one map entry per id, no object per id. */
-  readonly #seen = new Map<string, number>();
-  /** Ids in insertion order with their event time and partition (parallel arrays), for eviction from the front. */
-  #ids: string[] = [];
-  #times: number[] = [];
-  #partitions: number[] = [];
-  #head = 0;
-  /** Ids added or evicted since the last checkpoint, with their partition. */
-  readonly #changed = new Map<string, number>();
+  /** Live buckets by handle (index slots name a bucket by its handle); free handles are reused. */
+  #buckets: Array<IdBucket | undefined> = [];
+  readonly #freeHandles: number[] = [];
+  /** Partition → bucket start → bucket; and every bucket ordered by start, for eviction from the front. */
+  readonly #byPartition = new Map<number, Map<number, IdBucket>>();
+  readonly #byStart: IdBucket[] = [];
+  #lastBucket: IdBucket | undefined;
+  /** Index slots: bucket handle + 1 (0 = empty) and the id's position in that bucket. */
+  #slotBuckets = new Int32Array(INITIAL_INDEX);
+  #slotPositions = new Int32Array(INITIAL_INDEX);
+  #mask = INITIAL_INDEX - 1;
+  #size = 0;
+  /** Ids with an event time below this are forgotten (watermark − horizon of the last evict). */
+  #limit = Number.NEGATIVE_INFINITY;
+  #limitChanged = false;
+  /** Partitions this set holds ids of (each gets the `limit` record). */
+  readonly #partitions = new Set<number>();
+  readonly #dirty = new Set<IdBucket>();
+  readonly #tombstones: Array<{ partition: number; key: string }> = [];
+  readonly #hash = new Int32Array(4);
 
   /** @param horizonMs how long (in event time, behind the watermark) an id is remembered */
   constructor(
@@ -18,66 +98,230 @@ export class SeenSet implements StateStore {
     readonly name = 'seen-ids',
   ) {}
 
+  /** Ids held (including ids behind the limit in a partly evicted bucket). */
   get size(): number {
-    return this.#seen.size;
+    return this.#size;
   }
 
   /** Records an id; answers false when it was already seen (a duplicate). */
   add(id: string, eventTime: number, partition = 0): boolean {
-    if (this.#seen.has(id)) return false;
-    this.#seen.set(id, eventTime);
-    this.#ids.push(id);
-    this.#times.push(eventTime);
-    this.#partitions.push(partition);
-    this.#changed.set(id, partition);
+    // Already beyond the horizon: an uninterrupted run would forget it at once, so nothing is kept.
+    if (eventTime < this.#limit) return true;
+    const hash = this.#hash;
+    hashId(id, hash);
+    if (this.#contains(hash)) return false;
+    const start = Math.floor(eventTime / BUCKET_MS) * BUCKET_MS;
+    const bucket = this.#bucketFor(partition, start);
+    const position = bucket.append(hash, 0, eventTime - start);
+    this.#insert(hash[0]!, bucket.handle, position);
+    this.#dirty.add(bucket);
     return true;
   }
 
   /** Forgets ids whose event time is more than the horizon behind the watermark. */
   evict(watermark: number): void {
     const limit = watermark - this.horizonMs;
-    while (this.#head < this.#ids.length && this.#times[this.#head]! < limit) {
-      const id = this.#ids[this.#head]!;
-      if (this.#seen.delete(id)) this.#changed.set(id, this.#partitions[this.#head]!);
-      this.#head++;
+    if (limit > this.#limit) {
+      this.#limit = limit;
+      this.#limitChanged = true;
     }
-    if (this.#head > 4096 && this.#head * 2 > this.#ids.length) {
-      this.#ids.splice(0, this.#head);
-      this.#times.splice(0, this.#head);
-      this.#partitions.splice(0, this.#head);
-      this.#head = 0;
-    }
+    let evicted = 0;
+    while (evicted < this.#byStart.length && this.#byStart[evicted]!.start + BUCKET_MS <= this.#limit) this.#drop(this.#byStart[evicted++]!);
+    if (evicted > 0) this.#byStart.splice(0, evicted);
+    if (this.#size * 8 < this.#mask + 1 && this.#mask + 1 > INITIAL_INDEX) this.#resize((this.#mask + 1) / 2);
   }
 
   changes(): StateChange[] {
     const changes: StateChange[] = [];
-    for (const [id, partition] of this.#changed) changes.push({ store: this.name, partition, key: id, value: this.#seen.get(id) ?? null });
-    this.#changed.clear();
+    for (const bucket of this.#dirty) {
+      for (let from = bucket.written; from < bucket.count; from += MAX_IDS_PER_RECORD) {
+        const to = Math.min(bucket.count, from + MAX_IDS_PER_RECORD);
+        const key = `${bucket.start}/${bucket.nextSequence++}`;
+        const value: SavedChunk = {
+          start: bucket.start,
+          hashes: Buffer.from(bucket.hashes.buffer, bucket.hashes.byteOffset + from * 16, (to - from) * 16).toString('base64'),
+          offsets: Buffer.from(bucket.offsets.buffer, bucket.offsets.byteOffset + from * 2, (to - from) * 2).toString('base64'),
+        };
+        bucket.keys.push(key);
+        changes.push({ store: this.name, partition: bucket.partition, key, value });
+      }
+      bucket.written = bucket.count;
+    }
+    this.#dirty.clear();
+    for (const { partition, key } of this.#tombstones) changes.push({ store: this.name, partition, key, value: null });
+    this.#tombstones.length = 0;
+    if (this.#limitChanged && Number.isFinite(this.#limit)) {
+      for (const partition of this.#partitions) changes.push({ store: this.name, partition, key: LIMIT_KEY, value: { limit: this.#limit } });
+    }
+    this.#limitChanged = false;
     return changes;
   }
 
   restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
-    const order: Array<{ id: string; time: number; partition: number }> = [];
-    for (let index = this.#head; index < this.#ids.length; index++) order.push({ id: this.#ids[index]!, time: this.#times[index]!, partition: this.#partitions[index]! });
-    for (const [id, time] of entries) {
-      if (typeof time !== 'number') continue;
-      this.#seen.set(id, time);
-      order.push({ id, time, partition });
+    this.#partitions.add(partition);
+    const hash = this.#hash;
+    for (const [key, value] of entries) {
+      if (typeof value === 'number') {
+        // A record of the earlier format: one key per id, its event time as the value.
+        const start = Math.floor(value / BUCKET_MS) * BUCKET_MS;
+        const bucket = this.#bucketFor(partition, start);
+        hashId(key, hash);
+        this.#insert(hash[0]!, bucket.handle, bucket.append(hash, 0, value - start));
+        this.#markRestored(bucket, key, -1);
+        continue;
+      }
+      if (key === LIMIT_KEY) {
+        const { limit } = value as { limit: number };
+        // Several partitions restored at once: forget no id any of them still remembered.
+        this.#limit = this.#limit === Number.NEGATIVE_INFINITY ? limit : Math.min(this.#limit, limit);
+        continue;
+      }
+      const chunk = value as SavedChunk;
+      const hashes = Buffer.from(chunk.hashes, 'base64');
+      const offsets = Buffer.from(chunk.offsets, 'base64');
+      const bucket = this.#bucketFor(partition, chunk.start);
+      const words = new Int32Array(hashes.buffer.slice(hashes.byteOffset, hashes.byteOffset + hashes.length));
+      for (let index = 0; index < offsets.length / 2; index++) {
+        const position = bucket.append(words, index * 4, offsets.readUInt16LE(index * 2));
+        this.#insert(words[index * 4]!, bucket.handle, position);
+      }
+      this.#markRestored(bucket, key, Number(key.slice(key.indexOf('/') + 1)));
     }
-    // Eviction walks from the front: keep the order by event time.
-    order.sort((a, b) => a.time - b.time);
-    this.#ids = order.map((entry) => entry.id);
-    this.#times = order.map((entry) => entry.time);
-    this.#partitions = order.map((entry) => entry.partition);
-    this.#head = 0;
   }
 
   clear(): void {
-    this.#seen.clear();
-    this.#ids = [];
-    this.#times = [];
-    this.#partitions = [];
-    this.#head = 0;
-    this.#changed.clear();
+    this.#buckets = [];
+    this.#freeHandles.length = 0;
+    this.#byPartition.clear();
+    this.#byStart.length = 0;
+    this.#lastBucket = undefined;
+    this.#slotBuckets = new Int32Array(INITIAL_INDEX);
+    this.#slotPositions = new Int32Array(INITIAL_INDEX);
+    this.#mask = INITIAL_INDEX - 1;
+    this.#size = 0;
+    this.#limit = Number.NEGATIVE_INFINITY;
+    this.#limitChanged = false;
+    this.#partitions.clear();
+    this.#dirty.clear();
+    this.#tombstones.length = 0;
   }
+
+  #markRestored(bucket: IdBucket, key: string, sequence: number): void {
+    bucket.keys.push(key);
+    bucket.written = bucket.count;
+    if (sequence >= bucket.nextSequence) bucket.nextSequence = sequence + 1;
+    this.#dirty.delete(bucket);
+  }
+
+  #bucketFor(partition: number, start: number): IdBucket {
+    const last = this.#lastBucket;
+    if (last !== undefined && last.start === start && last.partition === partition) return last;
+    let buckets = this.#byPartition.get(partition);
+    if (!buckets) {
+      buckets = new Map();
+      this.#byPartition.set(partition, buckets);
+      this.#partitions.add(partition);
+    }
+    let bucket = buckets.get(start);
+    if (!bucket) {
+      const handle = this.#freeHandles.pop() ?? this.#buckets.length;
+      bucket = new IdBucket(partition, start, handle);
+      this.#buckets[handle] = bucket;
+      buckets.set(start, bucket);
+      insertByStart(this.#byStart, bucket);
+    }
+    this.#lastBucket = bucket;
+    return bucket;
+  }
+
+  /** True when the index holds this hash with an event time not behind the limit. */
+  #contains(hash: Int32Array): boolean {
+    const h0 = hash[0]!;
+    const h1 = hash[1]!;
+    const h2 = hash[2]!;
+    const h3 = hash[3]!;
+    const mask = this.#mask;
+    for (let slot = h0 & mask; ; slot = (slot + 1) & mask) {
+      const handle = this.#slotBuckets[slot]!;
+      if (handle === 0) return false;
+      const bucket = this.#buckets[handle - 1]!;
+      const position = this.#slotPositions[slot]!;
+      const at = position * 4;
+      const hashes = bucket.hashes;
+      // An id re-added after it expired has a second, newer entry: keep looking past the expired one.
+      if (hashes[at] === h0 && hashes[at + 1] === h1 && hashes[at + 2] === h2 && hashes[at + 3] === h3 && bucket.start + bucket.offsets[position]! >= this.#limit) return true;
+    }
+  }
+
+  #insert(h0: number, handle: number, position: number): void {
+    // At most 80% full: linear probing stays short with a well-mixed hash, and slots are most of the memory.
+    if ((this.#size + 1) * 5 > (this.#mask + 1) * 4) this.#resize((this.#mask + 1) * 2);
+    const mask = this.#mask;
+    let slot = h0 & mask;
+    while (this.#slotBuckets[slot] !== 0) slot = (slot + 1) & mask;
+    this.#slotBuckets[slot] = handle + 1;
+    this.#slotPositions[slot] = position;
+    this.#size++;
+  }
+
+  #homeOf(slot: number): number {
+    return this.#buckets[this.#slotBuckets[slot]! - 1]!.hashes[this.#slotPositions[slot]! * 4]! & this.#mask;
+  }
+
+  /** Removes a whole bucket: its index slots (backward-shift deletion keeps probe chains intact) and its records. */
+  #drop(bucket: IdBucket): void {
+    const mask = this.#mask;
+    const slotBuckets = this.#slotBuckets;
+    const slotPositions = this.#slotPositions;
+    const tag = bucket.handle + 1;
+    for (let position = 0; position < bucket.count; position++) {
+      let hole = bucket.hashes[position * 4]! & mask;
+      while (slotBuckets[hole] !== tag || slotPositions[hole] !== position) hole = (hole + 1) & mask;
+      for (let next = (hole + 1) & mask; slotBuckets[next] !== 0; next = (next + 1) & mask) {
+        // The entry at `next` may fill the hole if the hole lies between its home slot and `next`.
+        if (((next - this.#homeOf(next)) & mask) >= ((next - hole) & mask)) {
+          slotBuckets[hole] = slotBuckets[next]!;
+          slotPositions[hole] = slotPositions[next]!;
+          hole = next;
+        }
+      }
+      slotBuckets[hole] = 0;
+      this.#size--;
+    }
+    for (const key of bucket.keys) this.#tombstones.push({ partition: bucket.partition, key });
+    this.#dirty.delete(bucket);
+    this.#byPartition.get(bucket.partition)?.delete(bucket.start);
+    this.#buckets[bucket.handle] = undefined;
+    this.#freeHandles.push(bucket.handle);
+    if (this.#lastBucket === bucket) this.#lastBucket = undefined;
+  }
+
+  #resize(capacity: number): void {
+    const oldBuckets = this.#slotBuckets;
+    const oldPositions = this.#slotPositions;
+    this.#slotBuckets = new Int32Array(capacity);
+    this.#slotPositions = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+    const mask = this.#mask;
+    for (let old = 0; old < oldBuckets.length; old++) {
+      const tag = oldBuckets[old]!;
+      if (tag === 0) continue;
+      const position = oldPositions[old]!;
+      let slot = this.#buckets[tag - 1]!.hashes[position * 4]! & mask;
+      while (this.#slotBuckets[slot] !== 0) slot = (slot + 1) & mask;
+      this.#slotBuckets[slot] = tag;
+      this.#slotPositions[slot] = position;
+    }
+  }
+}
+
+function insertByStart(buckets: IdBucket[], bucket: IdBucket): void {
+  let low = 0;
+  let high = buckets.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (buckets[middle]!.start <= bucket.start) low = middle + 1;
+    else high = middle;
+  }
+  buckets.splice(low, 0, bucket);
 }

@@ -6,6 +6,8 @@ export interface SessionAggregator<E, A> {
   create(event: E, eventTime: number): A;
   add(accumulator: A, event: E, eventTime: number): void;
   merge(into: A, from: A): void;
+  /** Rebuilds an accumulator from its checkpointed JSON (default: the JSON value itself). */
+  restore?(saved: unknown): A;
 }
 
 export interface Session<A> {
@@ -28,28 +30,65 @@ export interface SessionWindowSpec {
 
 const BUCKET_MS = 1000;
 
-/**
- * Session windows for one operator instance. Lateness is decided against the *partition's* watermark
- * from before the event, so the same partition contents give the same sessions whatever the batch sizes or
- * the interleaving with other partitions; sessions are *emitted* when the global watermark passes them.
- */
+/** An open session as the windows hold it: one object, `last` kept as an offset from `start` (a small integer, not a boxed number). */
+class OpenSession<A> implements Session<A> {
+  #span = 0;
+  /** Its place in the close-deadline bucket it is scheduled in (-1: none), for removal without a search. */
+  slot = -1;
+
+  constructor(
+    readonly key: string,
+    public start: number,
+    last: number,
+    readonly partition: number,
+    public firstOffset: number,
+    public accumulator: A,
+  ) {
+    this.#span = last - start;
+  }
+
+  get last(): number {
+    return this.start + this.#span;
+  }
+
+  set last(value: number) {
+    this.#span = value - this.start;
+  }
+
+  /** Moves the start keeping `last`. */
+  moveStart(value: number): void {
+    this.#span += this.start - value;
+    this.start = value;
+  }
+}
+
+/** A key's open sessions: one session (the common case) or several, ordered by start. */
+type OpenOf<A> = OpenSession<A> | OpenSession<A>[];
+
 /** One key's state as checkpointed: its open sessions and how far its closed sessions reach. */
 interface KeyState<A> {
   sessions: Array<{ start: number; last: number; firstOffset: number; accumulator: A }>;
   closedUntil: number | null;
 }
 
+/**
+ * Session windows for one operator instance. Lateness is decided against the *partition's* watermark
+ * from before the event, so the same partition contents give the same sessions whatever the batch sizes or
+ * the interleaving with other partitions; sessions are *emitted* when the global watermark passes them.
+ *
+ * Per live session it holds one session object, its accumulator, one map entry (a key with one session points at it
+ * directly, no array) and one slot in a close-deadline bucket (an array; a session knows its slot).
+ */
 export class SessionWindows<E, A> implements StateStore {
-  readonly #open = new Map<string, Session<A>[]>();
-  /** The input partition of each key that has state, and the keys changed since the last checkpoint. */
-  readonly #partitionOf = new Map<string, number>();
-  readonly #changed = new Set<string>();
+  readonly #open = new Map<string, OpenOf<A>>();
+  /** Keys changed since the last checkpoint, with the input partition their changelog record goes to. */
+  readonly #changed = new Map<string, number>();
   /** Close deadlines (last + gap) in 1 s buckets; `#bucketIds` is kept sorted. */
-  readonly #buckets = new Map<number, Set<Session<A>>>();
+  readonly #buckets = new Map<number, OpenSession<A>[]>();
   readonly #bucketIds: number[] = [];
   /** Keys whose closed sessions still reach into the future: events up to this time are late. */
   readonly #closedUntil = new Map<string, number>();
-  readonly #tombstones: Array<{ key: string; until: number }> = [];
+  readonly #tombstones: Array<{ key: string; until: number; partition: number }> = [];
   #size = 0;
 
   constructor(
@@ -74,56 +113,68 @@ export class SessionWindows<E, A> implements StateStore {
     const gap = this.spec.gapMs;
     const closedUntil = this.#closedUntil.get(key);
     if (closedUntil !== undefined && eventTime <= closedUntil) return null;
-    const sessions = this.#open.get(key);
-    let target: Session<A> | null = null;
+    const open = this.#open.get(key);
     let end = eventTime;
-    if (sessions) {
-      for (const session of sessions) {
-        if (eventTime < session.start - gap || eventTime > session.last + gap) continue;
-        if (session.last + gap < partitionWatermark) return null; // bridges into a session that is already due
-        end = Math.max(end, session.last);
+    if (open !== undefined) {
+      const count = Array.isArray(open) ? open.length : 1;
+      for (let index = 0; index < count; index++) {
+        const session = Array.isArray(open) ? open[index]! : open;
+        const last = session.last;
+        if (eventTime < session.start - gap || eventTime > last + gap) continue;
+        if (last + gap < partitionWatermark) return null; // bridges into a session that is already due
+        if (last > end) end = last;
       }
     }
     if (end + gap < partitionWatermark) return null; // would form a session that is complete already
-    this.#partitionOf.set(key, partition);
-    this.#changed.add(key);
-    if (sessions) {
-      for (let index = 0; index < sessions.length; index++) {
-        const session = sessions[index]!;
-        if (eventTime < session.start - gap || eventTime > session.last + gap) continue;
-        if (target === null) {
-          target = session;
-          continue;
+    this.#changed.set(key, partition);
+    let target: OpenSession<A> | null = null;
+    if (open !== undefined) {
+      if (!Array.isArray(open)) {
+        if (eventTime >= open.start - gap && eventTime <= open.last + gap) target = open;
+      } else {
+        for (let index = 0; index < open.length; index++) {
+          const session = open[index]!;
+          if (eventTime < session.start - gap || eventTime > session.last + gap) continue;
+          if (target === null) {
+            target = session;
+            continue;
+          }
+          // The event bridges two sessions: fold the later one into the earlier one.
+          this.aggregator.merge(target.accumulator, session.accumulator);
+          this.#unschedule(target);
+          this.#unschedule(session);
+          const last = Math.max(target.last, session.last);
+          if (session.start < target.start) target.moveStart(session.start);
+          target.last = last;
+          target.firstOffset = Math.min(target.firstOffset, session.firstOffset);
+          this.#schedule(target);
+          open.splice(index--, 1);
+          this.#size--;
         }
-        // The event bridges two sessions: fold the later one into the earlier one.
-        this.aggregator.merge(target.accumulator, session.accumulator);
-        this.#unschedule(target);
-        this.#unschedule(session);
-        target.start = Math.min(target.start, session.start);
-        target.last = Math.max(target.last, session.last);
-        target.firstOffset = Math.min(target.firstOffset, session.firstOffset);
-        this.#schedule(target);
-        sessions.splice(index--, 1);
-        this.#size--;
+        if (open.length === 1) this.#open.set(key, open[0]!);
       }
     }
     if (target === null) {
-      target = { key, start: eventTime, last: eventTime, partition, firstOffset: offset, accumulator: this.aggregator.create(event, eventTime) };
-      if (sessions) {
-        sessions.push(target);
-        sessions.sort((a, b) => a.start - b.start);
-      } else this.#open.set(key, [target]);
+      const session = new OpenSession(key, eventTime, eventTime, partition, offset, this.aggregator.create(event, eventTime));
+      if (open === undefined) this.#open.set(key, session);
+      else {
+        // No session took the event, so none merged: `open` is as it was read.
+        const list = Array.isArray(open) ? open : [open];
+        list.push(session);
+        list.sort((a, b) => a.start - b.start);
+        this.#open.set(key, list);
+      }
       this.#size++;
-      this.#schedule(target);
-      return target;
+      this.#schedule(session);
+      return session;
     }
     this.aggregator.add(target.accumulator, event, eventTime);
-    if (eventTime < target.start) target.start = eventTime;
+    if (eventTime < target.start) target.moveStart(eventTime);
     if (offset < target.firstOffset) target.firstOffset = offset;
     if (eventTime > target.last) {
-      this.#unschedule(target);
+      const from = this.#deadlineBucket(target);
       target.last = eventTime;
-      this.#schedule(target);
+      if (this.#deadlineBucket(target) !== from) this.#moveBucket(target, from);
     }
     return target;
   }
@@ -131,32 +182,35 @@ export class SessionWindows<E, A> implements StateStore {
   /** Closes every session whose last event + gap the watermark has passed, in (deadline, key) order. */
   closeUpTo(watermark: number, onClose: (session: Session<A>) => void): void {
     const gap = this.spec.gapMs;
-    const closing: Session<A>[] = [];
+    const closing: OpenSession<A>[] = [];
     while (this.#bucketIds.length > 0 && this.#bucketIds[0]! * BUCKET_MS < watermark) {
       const id = this.#bucketIds[0]!;
       const bucket = this.#buckets.get(id)!;
-      for (const session of bucket) {
+      for (let index = 0; index < bucket.length; index++) {
+        const session = bucket[index]!;
         if (session.last + gap < watermark) {
           closing.push(session);
-          bucket.delete(session);
+          this.#removeAt(bucket, index--);
         }
       }
-      if (bucket.size > 0) break;
+      if (bucket.length > 0) break;
       this.#buckets.delete(id);
       this.#bucketIds.shift();
     }
     closing.sort((a, b) => a.last - b.last || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const session of closing) {
-      const sessions = this.#open.get(session.key)!;
-      sessions.splice(sessions.indexOf(session), 1);
-      if (sessions.length === 0) this.#open.delete(session.key);
+      const open = this.#open.get(session.key)!;
+      if (Array.isArray(open)) {
+        open.splice(open.indexOf(session), 1);
+        if (open.length === 1) this.#open.set(session.key, open[0]!);
+      } else this.#open.delete(session.key);
       this.#size--;
       const until = session.last + gap;
       if ((this.#closedUntil.get(session.key) ?? Number.NEGATIVE_INFINITY) < until) {
         this.#closedUntil.set(session.key, until);
-        this.#tombstones.push({ key: session.key, until });
+        this.#tombstones.push({ key: session.key, until, partition: session.partition });
       }
-      this.#changed.add(session.key);
+      if (!this.#changed.has(session.key)) this.#changed.set(session.key, session.partition);
       onClose(session);
     }
     this.#evictTombstones(watermark);
@@ -165,34 +219,35 @@ export class SessionWindows<E, A> implements StateStore {
   /** Per partition, the lowest input offset that open sessions still need (commit no further than this). */
   retainedOffsets(): Map<number, number> {
     const lowest = new Map<number, number>();
-    for (const sessions of this.#open.values()) {
-      for (const session of sessions) {
-        const current = lowest.get(session.partition);
-        if (current === undefined || session.firstOffset < current) lowest.set(session.partition, session.firstOffset);
-      }
+    const note = (session: OpenSession<A>) => {
+      const current = lowest.get(session.partition);
+      if (current === undefined || session.firstOffset < current) lowest.set(session.partition, session.firstOffset);
+    };
+    for (const open of this.#open.values()) {
+      if (Array.isArray(open)) for (const session of open) note(session);
+      else note(open);
     }
     return lowest;
   }
 
   /** The open sessions of a key (for rules that look at the live session). */
   sessionsOf(key: string): readonly Session<A>[] {
-    return this.#open.get(key) ?? [];
+    const open = this.#open.get(key);
+    return open === undefined ? [] : Array.isArray(open) ? open : [open];
   }
 
   changes(): StateChange[] {
     const changes: StateChange[] = [];
-    for (const key of this.#changed) {
-      const partition = this.#partitionOf.get(key);
-      if (partition === undefined) continue;
-      const sessions = this.#open.get(key);
+    for (const [key, partition] of this.#changed) {
+      const open = this.#open.get(key);
       const closedUntil = this.#closedUntil.get(key);
-      if (!sessions && closedUntil === undefined) {
-        this.#partitionOf.delete(key);
+      if (open === undefined && closedUntil === undefined) {
         changes.push({ store: this.spec.name, partition, key, value: null });
         continue;
       }
+      const sessions = open === undefined ? [] : Array.isArray(open) ? open : [open];
       const value: KeyState<A> = {
-        sessions: (sessions ?? []).map(({ start, last, firstOffset, accumulator }) => ({ start, last, firstOffset, accumulator })),
+        sessions: sessions.map(({ start, last, firstOffset, accumulator }) => ({ start, last, firstOffset, accumulator })),
         closedUntil: closedUntil ?? null,
       };
       changes.push({ store: this.spec.name, partition, key, value });
@@ -202,19 +257,21 @@ export class SessionWindows<E, A> implements StateStore {
   }
 
   restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    const revive = this.aggregator.restore;
     for (const [key, raw] of entries) {
-      const state = raw as KeyState<A>;
-      this.#partitionOf.set(key, partition);
+      const state = raw as KeyState<unknown>;
       if (state.sessions.length > 0) {
-        const sessions = state.sessions.map((saved) => ({ key, partition, ...saved }));
+        const sessions = state.sessions.map(
+          (saved) => new OpenSession<A>(key, saved.start, saved.last, partition, saved.firstOffset, revive ? revive(saved.accumulator) : (saved.accumulator as A)),
+        );
         sessions.sort((a, b) => a.start - b.start);
-        this.#open.set(key, sessions);
+        this.#open.set(key, sessions.length === 1 ? sessions[0]! : sessions);
         for (const session of sessions) this.#schedule(session);
         this.#size += sessions.length;
       }
       if (state.closedUntil !== null) {
         this.#closedUntil.set(key, state.closedUntil);
-        this.#tombstones.push({ key, until: state.closedUntil });
+        this.#tombstones.push({ key, until: state.closedUntil, partition });
       }
     }
     this.#tombstones.sort((a, b) => a.until - b.until);
@@ -222,7 +279,6 @@ export class SessionWindows<E, A> implements StateStore {
 
   clear(): void {
     this.#open.clear();
-    this.#partitionOf.clear();
     this.#changed.clear();
     this.#buckets.clear();
     this.#bucketIds.length = 0;
@@ -236,30 +292,54 @@ export class SessionWindows<E, A> implements StateStore {
     const gap = this.spec.gapMs;
     let evicted = 0;
     while (evicted < this.#tombstones.length && this.#tombstones[evicted]!.until + gap < watermark) {
-      const { key, until } = this.#tombstones[evicted]!;
+      const { key, until, partition } = this.#tombstones[evicted]!;
       if (this.#closedUntil.get(key) === until) {
         this.#closedUntil.delete(key);
-        this.#changed.add(key);
+        if (!this.#changed.has(key)) this.#changed.set(key, partition);
       }
       evicted++;
     }
     if (evicted > 0) this.#tombstones.splice(0, evicted);
   }
 
-  #schedule(session: Session<A>): void {
-    const id = Math.floor((session.last + this.spec.gapMs) / BUCKET_MS);
+  #deadlineBucket(session: OpenSession<A>): number {
+    return Math.floor((session.last + this.spec.gapMs) / BUCKET_MS);
+  }
+
+  #schedule(session: OpenSession<A>): void {
+    const id = this.#deadlineBucket(session);
     let bucket = this.#buckets.get(id);
     if (!bucket) {
-      bucket = new Set();
+      bucket = [];
       this.#buckets.set(id, bucket);
       insertSorted(this.#bucketIds, id);
     }
-    bucket.add(session);
+    session.slot = bucket.length;
+    bucket.push(session);
   }
 
-  #unschedule(session: Session<A>): void {
-    const id = Math.floor((session.last + this.spec.gapMs) / BUCKET_MS);
-    this.#buckets.get(id)?.delete(session);
+  #unschedule(session: OpenSession<A>): void {
+    this.#unscheduleFrom(session, this.#deadlineBucket(session));
+  }
+
+  #unscheduleFrom(session: OpenSession<A>, id: number): void {
+    const bucket = this.#buckets.get(id);
+    if (bucket !== undefined && bucket[session.slot] === session) this.#removeAt(bucket, session.slot);
+  }
+
+  #moveBucket(session: OpenSession<A>, from: number): void {
+    this.#unscheduleFrom(session, from);
+    this.#schedule(session);
+  }
+
+  /** Swap-remove: the bucket's last session takes the freed slot. */
+  #removeAt(bucket: OpenSession<A>[], index: number): void {
+    bucket[index]!.slot = -1;
+    const moved = bucket.pop()!;
+    if (index < bucket.length) {
+      bucket[index] = moved;
+      moved.slot = index;
+    }
   }
 }
 

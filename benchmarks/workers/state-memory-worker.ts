@@ -1,4 +1,4 @@
-// Measures the heap that live sessions take: touchstream's session windows (with the session KPI accumulator) and the dedup ids of their events, after a full GC (run with --expose-gc).
+// Measures the memory that live sessions take (JS heap and typed-array buffers): touchstream's session windows (with the session KPI accumulator) and the dedup ids of their events, after a full GC (run with --expose-gc).
 import { SeenSet, SessionWindows } from '../../engine/index.ts';
 import { sessionKpiAggregator } from '../../pipelines/cx/session-kpis.ts';
 import type { CxEvent } from '../../schemas/events.ts';
@@ -23,10 +23,12 @@ function sessionEvents(index: number): CxEvent[] {
   ] as CxEvent[];
 }
 
+/** JS heap plus ArrayBuffer memory (typed arrays keep their contents outside the JS heap), after full GCs. */
 const heap = () => {
   (globalThis as { gc?: () => void }).gc!();
   (globalThis as { gc?: () => void }).gc!();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 };
 
 function main(): void {

@@ -4,11 +4,59 @@ import type { SessionAggregator } from '../../engine/index.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
 import type { SessionKpis } from '../../schemas/outputs.ts';
 
-/**
- * A session's running KPIs, flat (no per-event objects): each "first"/"last" value is kept with the (time, event_id)
- * that carried it; the earliest (time, event_id) wins "first", the latest wins "last".
- */
-export interface SessionAccumulator {
+/** A value held by many sessions (a page, a touchpoint, an experiment) is stored once: a bounded pool of shared copies. */
+const POOL_LIMIT = 8192;
+const strings = new Map<string, string>();
+const experiments = new Map<string, Experiment>();
+
+function shared(value: string): string {
+  const known = strings.get(value);
+  if (known !== undefined) return known;
+  if (strings.size >= POOL_LIMIT) strings.clear();
+  strings.set(value, value);
+  return value;
+}
+
+function sharedExperiment(experiment: Experiment): Experiment {
+  const key = `${experiment.id}\u0000${experiment.variant}`;
+  const known = experiments.get(key);
+  if (known !== undefined) return known;
+  if (experiments.size >= POOL_LIMIT) experiments.clear();
+  const copy = { id: shared(experiment.id), variant: shared(experiment.variant) };
+  experiments.set(key, copy);
+  return copy;
+}
+
+type Experiment = { id: string; variant: string };
+
+const MAX_EVIDENCE = 10;
+/** What an accumulator without evidence or fired rules hands out: frozen, so nobody pushes into the shared array. */
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Evidence ids kept compactly: none, one id, or an array of exactly the needed size (capped). */
+type Ids = null | string | string[];
+const idsOf = (ids: Ids): string[] => (ids === null ? [] : typeof ids === 'string' ? [ids] : ids.slice());
+const countOf = (ids: Ids): number => (ids === null ? 0 : typeof ids === 'string' ? 1 : ids.length);
+function withId(ids: Ids, id: string): Ids {
+  if (ids === null) return id;
+  if (typeof ids === 'string') return [ids, id];
+  return ids.length < MAX_EVIDENCE ? ids.concat(id) : ids;
+}
+/** Appends `from`'s ids after `into`'s, up to the cap. */
+function mergeIds(into: Ids, from: Ids): Ids {
+  const room = MAX_EVIDENCE - countOf(into);
+  if (from === null || room <= 0) return into;
+  const added = idsOf(from).slice(0, room);
+  if (into === null) return added.length === 1 ? added[0]! : added;
+  return idsOf(into).concat(added);
+}
+
+/** (time, id) comes before (atTime, atId). */
+const before = (time: number, id: string, atTime: number, atId: string): boolean => time < atTime || (time === atTime && id < atId);
+const after = (time: number, id: string, atTime: number, atId: string): boolean => time > atTime || (time === atTime && id > atId);
+
+/** The checkpointed form of an accumulator (the changelog format; event times absolute). */
+export interface SavedSessionAccumulator {
   events: number;
   pageViews: number;
   clicks: number;
@@ -20,7 +68,6 @@ export interface SessionAccumulator {
   helpViews: number;
   videosStarted: number;
   videosCompleted: number;
-  /** The first event's stamp, channel and touchpoint (the session's entry touchpoint, for rollups and the X+O link). */
   firstAt: number;
   firstId: string;
   channel: Channel;
@@ -33,146 +80,281 @@ export interface SessionAccumulator {
   lastPage: string | null;
   experimentAt: number;
   experimentId: string;
-  experiment: { id: string; variant: string } | null;
-  /** Event time of the earliest purchase, for rules that ask "no purchase before this event". */
+  experiment: Experiment | null;
   firstPurchaseAt: number | null;
-  /** Evidence event ids (capped): add_to_cart, checkout_error and help/contact page_view events. */
   cartEventIds: string[];
   checkoutErrorIds: string[];
   helpViewIds: string[];
-  /** Ids of the rules that already fired in this live session (each fires at most once per session). */
   firedRules: string[];
 }
 
-const MAX_EVIDENCE = 10;
-/** Shared by every accumulator until its first id: arrays are replaced (exact size), never pushed to. */
-const NONE: string[] = [];
+/**
+ * A session's running KPIs, flat (no per-event objects): each "first"/"last" value is kept with the (time, event_id)
+ * that carried it; the earliest (time, event_id) wins "first", the latest wins "last".
+ *
+ * Compact because every live session holds one: counts are small integers; event times other than `firstAt` are kept
+ * as offsets from it (small integers, not boxed numbers); pages, touchpoints and experiments are shared copies;
+ * evidence ids and fired rules take no array until there are two.
+ */
+export class SessionAccumulator {
+  events = 0;
+  pageViews = 0;
+  clicks = 0;
+  orders = 0;
+  revenue = 0;
+  cartAdds = 0;
+  cartValue = 0;
+  checkoutErrors = 0;
+  helpViews = 0;
+  videosStarted = 0;
+  videosCompleted = 0;
+  /** The first event's stamp, channel and touchpoint (the session's entry touchpoint, for rollups and the X+O link). */
+  firstAt: number;
+  firstId: string;
+  channel: Channel;
+  touchpoint: string | null;
+  firstPageId = '';
+  firstPage: string | null = null;
+  lastPageId = '';
+  lastPage: string | null = null;
+  experimentId = '';
+  experiment: Experiment | null = null;
+  /** Offsets from `firstAt` (never negative: `firstAt` is the earliest); -1: no purchase. */
+  #firstPageOffset = 0;
+  #lastPageOffset = 0;
+  #experimentOffset = 0;
+  #purchaseOffset = -1;
+  #cartIds: Ids = null;
+  #checkoutErrorIds: Ids = null;
+  #helpIds: Ids = null;
+  #fired: Ids = null;
 
-/** (time, id) comes before (atTime, atId). */
-const before = (time: number, id: string, atTime: number, atId: string): boolean => time < atTime || (time === atTime && id < atId);
-const after = (time: number, id: string, atTime: number, atId: string): boolean => time > atTime || (time === atTime && id > atId);
-/** Appends an evidence id up to the cap, in an array of exactly the needed size (most sessions hold one or two). */
-const withId = (ids: string[], id: string): string[] => (ids.length < MAX_EVIDENCE ? ids.concat(id) : ids);
+  constructor(firstAt: number, firstId: string, channel: Channel, touchpoint: string | null) {
+    this.firstAt = firstAt;
+    this.firstId = firstId;
+    this.channel = channel;
+    this.touchpoint = touchpoint;
+  }
 
-function add(acc: SessionAccumulator, event: CxEvent, time: number): void {
-  acc.events++;
-  const id = event.event_id;
-  if (before(time, id, acc.firstAt, acc.firstId)) {
-    acc.firstAt = time;
-    acc.firstId = id;
-    acc.channel = event.channel;
-    acc.touchpoint = event.touchpoint;
+  get firstPageAt(): number {
+    return this.firstAt + this.#firstPageOffset;
   }
-  if (event.experiment && (acc.experiment === null || before(time, id, acc.experimentAt, acc.experimentId))) {
-    acc.experimentAt = time;
-    acc.experimentId = id;
-    acc.experiment = event.experiment;
+
+  get lastPageAt(): number {
+    return this.firstAt + this.#lastPageOffset;
   }
-  switch (event.type) {
-    case 'page_view': {
-      acc.pageViews++;
-      const page = event.properties.page;
-      if (acc.firstPage === null || before(time, id, acc.firstPageAt, acc.firstPageId)) {
-        acc.firstPageAt = time;
-        acc.firstPageId = id;
-        acc.firstPage = page;
-      }
-      if (acc.lastPage === null || after(time, id, acc.lastPageAt, acc.lastPageId)) {
-        acc.lastPageAt = time;
-        acc.lastPageId = id;
-        acc.lastPage = page;
-      }
-      if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') {
-        acc.helpViews++;
-        acc.helpViewIds = withId(acc.helpViewIds, id);
-      }
-      break;
+
+  get experimentAt(): number {
+    return this.firstAt + this.#experimentOffset;
+  }
+
+  /** Event time of the earliest purchase, for rules that ask "no purchase before this event". */
+  get firstPurchaseAt(): number | null {
+    return this.#purchaseOffset < 0 ? null : this.firstAt + this.#purchaseOffset;
+  }
+
+  /** Evidence event ids (capped, in arrival order): add_to_cart, checkout_error and help/contact page_view events. */
+  get cartEventIds(): string[] {
+    return idsOf(this.#cartIds);
+  }
+
+  get checkoutErrorIds(): string[] {
+    return idsOf(this.#checkoutErrorIds);
+  }
+
+  get helpViewIds(): string[] {
+    return idsOf(this.#helpIds);
+  }
+
+  /** Ids of the rules that already fired in this live session (each fires at most once per session). */
+  get firedRules(): readonly string[] {
+    const fired = this.#fired;
+    return fired === null ? NONE : typeof fired === 'string' ? [fired] : fired;
+  }
+
+  hasFired(ruleId: string): boolean {
+    const fired = this.#fired;
+    return fired !== null && (typeof fired === 'string' ? fired === ruleId : fired.includes(ruleId));
+  }
+
+  markFired(ruleId: string): void {
+    if (this.hasFired(ruleId)) return;
+    const fired = this.#fired;
+    this.#fired = fired === null ? ruleId : typeof fired === 'string' ? [fired, ruleId] : fired.concat(ruleId);
+  }
+
+  add(event: CxEvent, time: number): void {
+    this.events++;
+    const id = event.event_id;
+    if (before(time, id, this.firstAt, this.firstId)) {
+      this.#moveFirst(time);
+      this.firstId = id;
+      this.channel = event.channel;
+      this.touchpoint = event.touchpoint === null ? null : shared(event.touchpoint);
     }
-    case 'click':
-      acc.clicks++;
-      break;
-    case 'add_to_cart':
-      acc.cartAdds++;
-      acc.cartValue += event.properties.price * event.properties.quantity;
-      acc.cartEventIds = withId(acc.cartEventIds, id);
-      break;
-    case 'purchase':
-      acc.orders++;
-      acc.revenue += event.properties.revenue;
-      if (acc.firstPurchaseAt === null || time < acc.firstPurchaseAt) acc.firstPurchaseAt = time;
-      break;
-    case 'checkout_error':
-      acc.checkoutErrors++;
-      acc.checkoutErrorIds = withId(acc.checkoutErrorIds, id);
-      break;
-    case 'video_start':
-      acc.videosStarted++;
-      break;
-    case 'video_complete':
-      acc.videosCompleted++;
-      break;
+    if (event.experiment && (this.experiment === null || before(time, id, this.experimentAt, this.experimentId))) {
+      this.#experimentOffset = time - this.firstAt;
+      this.experimentId = id;
+      this.experiment = sharedExperiment(event.experiment);
+    }
+    switch (event.type) {
+      case 'page_view': {
+        this.pageViews++;
+        const page = event.properties.page;
+        if (this.firstPage === null || before(time, id, this.firstPageAt, this.firstPageId)) {
+          this.#firstPageOffset = time - this.firstAt;
+          this.firstPageId = id;
+          this.firstPage = shared(page);
+        }
+        if (this.lastPage === null || after(time, id, this.lastPageAt, this.lastPageId)) {
+          this.#lastPageOffset = time - this.firstAt;
+          this.lastPageId = id;
+          this.lastPage = shared(page);
+        }
+        if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') {
+          this.helpViews++;
+          this.#helpIds = withId(this.#helpIds, id);
+        }
+        break;
+      }
+      case 'click':
+        this.clicks++;
+        break;
+      case 'add_to_cart':
+        this.cartAdds++;
+        this.cartValue += event.properties.price * event.properties.quantity;
+        this.#cartIds = withId(this.#cartIds, id);
+        break;
+      case 'purchase':
+        this.orders++;
+        this.revenue += event.properties.revenue;
+        if (this.#purchaseOffset < 0 || time - this.firstAt < this.#purchaseOffset) this.#purchaseOffset = time - this.firstAt;
+        break;
+      case 'checkout_error':
+        this.checkoutErrors++;
+        this.#checkoutErrorIds = withId(this.#checkoutErrorIds, id);
+        break;
+      case 'video_start':
+        this.videosStarted++;
+        break;
+      case 'video_complete':
+        this.videosCompleted++;
+        break;
+    }
   }
-}
 
-/** Appends `from`'s ids after `into`'s, up to the cap. */
-function mergeIds(into: string[], from: string[]): string[] {
-  if (from.length === 0 || into.length >= MAX_EVIDENCE) return into;
-  return into.concat(from.slice(0, MAX_EVIDENCE - into.length));
+  merge(from: SessionAccumulator): void {
+    this.events += from.events;
+    this.pageViews += from.pageViews;
+    this.clicks += from.clicks;
+    this.orders += from.orders;
+    this.revenue += from.revenue;
+    this.cartAdds += from.cartAdds;
+    this.cartValue += from.cartValue;
+    this.checkoutErrors += from.checkoutErrors;
+    this.helpViews += from.helpViews;
+    this.videosStarted += from.videosStarted;
+    this.videosCompleted += from.videosCompleted;
+    if (before(from.firstAt, from.firstId, this.firstAt, this.firstId)) {
+      this.#moveFirst(from.firstAt);
+      this.firstId = from.firstId;
+      this.channel = from.channel;
+      this.touchpoint = from.touchpoint;
+    }
+    if (from.firstPage !== null && (this.firstPage === null || before(from.firstPageAt, from.firstPageId, this.firstPageAt, this.firstPageId))) {
+      this.#firstPageOffset = from.firstPageAt - this.firstAt;
+      this.firstPageId = from.firstPageId;
+      this.firstPage = from.firstPage;
+    }
+    if (from.lastPage !== null && (this.lastPage === null || after(from.lastPageAt, from.lastPageId, this.lastPageAt, this.lastPageId))) {
+      this.#lastPageOffset = from.lastPageAt - this.firstAt;
+      this.lastPageId = from.lastPageId;
+      this.lastPage = from.lastPage;
+    }
+    if (from.experiment !== null && (this.experiment === null || before(from.experimentAt, from.experimentId, this.experimentAt, this.experimentId))) {
+      this.#experimentOffset = from.experimentAt - this.firstAt;
+      this.experimentId = from.experimentId;
+      this.experiment = from.experiment;
+    }
+    const purchase = from.firstPurchaseAt;
+    if (purchase !== null && (this.#purchaseOffset < 0 || purchase - this.firstAt < this.#purchaseOffset)) this.#purchaseOffset = purchase - this.firstAt;
+    this.#cartIds = mergeIds(this.#cartIds, from.#cartIds);
+    this.#checkoutErrorIds = mergeIds(this.#checkoutErrorIds, from.#checkoutErrorIds);
+    this.#helpIds = mergeIds(this.#helpIds, from.#helpIds);
+    for (const rule of from.firedRules) this.markFired(rule);
+  }
+
+  /** The checkpointed form: the same JSON the accumulator had as a plain object, so changelogs stay readable both ways. */
+  toJSON(): SavedSessionAccumulator {
+    return {
+      events: this.events, pageViews: this.pageViews, clicks: this.clicks, orders: this.orders, revenue: this.revenue,
+      cartAdds: this.cartAdds, cartValue: this.cartValue, checkoutErrors: this.checkoutErrors, helpViews: this.helpViews,
+      videosStarted: this.videosStarted, videosCompleted: this.videosCompleted,
+      firstAt: this.firstAt, firstId: this.firstId, channel: this.channel, touchpoint: this.touchpoint,
+      firstPageAt: this.firstPage === null ? 0 : this.firstPageAt, firstPageId: this.firstPageId, firstPage: this.firstPage,
+      lastPageAt: this.lastPage === null ? 0 : this.lastPageAt, lastPageId: this.lastPageId, lastPage: this.lastPage,
+      experimentAt: this.experiment === null ? 0 : this.experimentAt, experimentId: this.experimentId, experiment: this.experiment,
+      firstPurchaseAt: this.firstPurchaseAt,
+      cartEventIds: this.cartEventIds, checkoutErrorIds: this.checkoutErrorIds, helpViewIds: this.helpViewIds, firedRules: [...this.firedRules],
+    };
+  }
+
+  static fromJSON(saved: SavedSessionAccumulator): SessionAccumulator {
+    const acc = new SessionAccumulator(saved.firstAt, saved.firstId, saved.channel, saved.touchpoint === null ? null : shared(saved.touchpoint));
+    acc.events = saved.events;
+    acc.pageViews = saved.pageViews;
+    acc.clicks = saved.clicks;
+    acc.orders = saved.orders;
+    acc.revenue = saved.revenue;
+    acc.cartAdds = saved.cartAdds;
+    acc.cartValue = saved.cartValue;
+    acc.checkoutErrors = saved.checkoutErrors;
+    acc.helpViews = saved.helpViews;
+    acc.videosStarted = saved.videosStarted;
+    acc.videosCompleted = saved.videosCompleted;
+    if (saved.firstPage !== null) {
+      acc.#firstPageOffset = saved.firstPageAt - saved.firstAt;
+      acc.firstPageId = saved.firstPageId;
+      acc.firstPage = shared(saved.firstPage);
+    }
+    if (saved.lastPage !== null) {
+      acc.#lastPageOffset = saved.lastPageAt - saved.firstAt;
+      acc.lastPageId = saved.lastPageId;
+      acc.lastPage = shared(saved.lastPage);
+    }
+    if (saved.experiment !== null) {
+      acc.#experimentOffset = saved.experimentAt - saved.firstAt;
+      acc.experimentId = saved.experimentId;
+      acc.experiment = sharedExperiment(saved.experiment);
+    }
+    if (saved.firstPurchaseAt !== null) acc.#purchaseOffset = saved.firstPurchaseAt - saved.firstAt;
+    for (const id of saved.cartEventIds) acc.#cartIds = withId(acc.#cartIds, id);
+    for (const id of saved.checkoutErrorIds) acc.#checkoutErrorIds = withId(acc.#checkoutErrorIds, id);
+    for (const id of saved.helpViewIds) acc.#helpIds = withId(acc.#helpIds, id);
+    for (const rule of saved.firedRules) acc.markFired(rule);
+    return acc;
+  }
+
+  /** `firstAt` moves earlier: the offsets kept from it grow by as much. */
+  #moveFirst(time: number): void {
+    const shift = this.firstAt - time;
+    this.firstAt = time;
+    this.#firstPageOffset += shift;
+    this.#lastPageOffset += shift;
+    this.#experimentOffset += shift;
+    if (this.#purchaseOffset >= 0) this.#purchaseOffset += shift;
+  }
 }
 
 export const sessionKpiAggregator: SessionAggregator<CxEvent, SessionAccumulator> = {
   create(event, time) {
-    const acc: SessionAccumulator = {
-      events: 0, pageViews: 0, clicks: 0, orders: 0, revenue: 0, cartAdds: 0, cartValue: 0, checkoutErrors: 0,
-      helpViews: 0, videosStarted: 0, videosCompleted: 0,
-      firstAt: time, firstId: event.event_id, channel: event.channel, touchpoint: event.touchpoint,
-      firstPageAt: 0, firstPageId: '', firstPage: null, lastPageAt: 0, lastPageId: '', lastPage: null,
-      experimentAt: 0, experimentId: '', experiment: null, firstPurchaseAt: null,
-      cartEventIds: NONE, checkoutErrorIds: NONE, helpViewIds: NONE, firedRules: [],
-    };
-    add(acc, event, time);
+    const acc = new SessionAccumulator(time, event.event_id, event.channel, event.touchpoint === null ? null : shared(event.touchpoint));
+    acc.add(event, time);
     return acc;
   },
-  add,
-  merge(into, from) {
-    into.events += from.events;
-    into.pageViews += from.pageViews;
-    into.clicks += from.clicks;
-    into.orders += from.orders;
-    into.revenue += from.revenue;
-    into.cartAdds += from.cartAdds;
-    into.cartValue += from.cartValue;
-    into.checkoutErrors += from.checkoutErrors;
-    into.helpViews += from.helpViews;
-    into.videosStarted += from.videosStarted;
-    into.videosCompleted += from.videosCompleted;
-    if (before(from.firstAt, from.firstId, into.firstAt, into.firstId)) {
-      into.firstAt = from.firstAt;
-      into.firstId = from.firstId;
-      into.channel = from.channel;
-      into.touchpoint = from.touchpoint;
-    }
-    if (from.firstPage !== null && (into.firstPage === null || before(from.firstPageAt, from.firstPageId, into.firstPageAt, into.firstPageId))) {
-      into.firstPageAt = from.firstPageAt;
-      into.firstPageId = from.firstPageId;
-      into.firstPage = from.firstPage;
-    }
-    if (from.lastPage !== null && (into.lastPage === null || after(from.lastPageAt, from.lastPageId, into.lastPageAt, into.lastPageId))) {
-      into.lastPageAt = from.lastPageAt;
-      into.lastPageId = from.lastPageId;
-      into.lastPage = from.lastPage;
-    }
-    if (from.experiment !== null && (into.experiment === null || before(from.experimentAt, from.experimentId, into.experimentAt, into.experimentId))) {
-      into.experimentAt = from.experimentAt;
-      into.experimentId = from.experimentId;
-      into.experiment = from.experiment;
-    }
-    if (from.firstPurchaseAt !== null && (into.firstPurchaseAt === null || from.firstPurchaseAt < into.firstPurchaseAt)) into.firstPurchaseAt = from.firstPurchaseAt;
-    into.cartEventIds = mergeIds(into.cartEventIds, from.cartEventIds);
-    into.checkoutErrorIds = mergeIds(into.checkoutErrorIds, from.checkoutErrorIds);
-    into.helpViewIds = mergeIds(into.helpViewIds, from.helpViewIds);
-    for (const rule of from.firedRules) if (!into.firedRules.includes(rule)) into.firedRules.push(rule);
-  },
+  add: (acc, event, time) => acc.add(event, time),
+  merge: (into, from) => into.merge(from),
+  restore: (saved) => SessionAccumulator.fromJSON(saved as SavedSessionAccumulator),
 };
 
 /** Deterministic session id: the same key and start give the same id on every run and worker count. */

@@ -1,7 +1,6 @@
 // Pins the session KPI aggregator on hand-built events: counts, first/last by (time, event_id), evidence ids, and that any arrival order or merge gives the same row.
 import { describe, expect, it } from 'vitest';
-import type { SessionAccumulator } from '../../pipelines/cx/session-kpis.ts';
-import { sessionKpiAggregator, sessionMeasures } from '../../pipelines/cx/session-kpis.ts';
+import { SessionAccumulator, sessionKpiAggregator, sessionMeasures } from '../../pipelines/cx/session-kpis.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 
 const base = { customer_id: 'c1', anonymous_id: null, touchpoint: null, experiment: null };
@@ -67,5 +66,25 @@ describe('sessionKpiAggregator', () => {
     expect(a.cartEventIds).toEqual(['c00', 'c01', 'c02', 'c03', 'c04', 'c05', 'c06', 'c07', 'c08', 'c09']);
     expect(a.cartAdds).toBe(12);
     expect(other.cartEventIds).toEqual(['c00']);
+  });
+
+  it('checkpoints as the plain JSON of earlier versions and is rebuilt from it exactly (offsets, evidence, fired rules)', () => {
+    const acc = fold([...events].reverse()); // the first event comes last: every kept time is re-based once
+    acc.markFired('proactive_help');
+    acc.markFired('proactive_help');
+    const saved = JSON.parse(JSON.stringify(acc));
+    expect(saved).toEqual({
+      events: 7, pageViews: 4, clicks: 0, orders: 1, revenue: 20.2, cartAdds: 1, cartValue: 20.2, checkoutErrors: 1, helpViews: 2,
+      videosStarted: 0, videosCompleted: 0, firstAt: at(0), firstId: 'e1', channel: 'web', touchpoint: 'search',
+      firstPageAt: at(0), firstPageId: 'e1', firstPage: '/a', lastPageAt: at(40), lastPageId: 'e7', lastPage: '/z',
+      experimentAt: at(10), experimentId: 'e3', experiment: { id: 'x', variant: 'B' }, firstPurchaseAt: at(30),
+      cartEventIds: ['e3'], checkoutErrorIds: ['e4'], helpViewIds: ['e6', 'e1'], firedRules: ['proactive_help'],
+    });
+    const restored = sessionKpiAggregator.restore!(saved) as SessionAccumulator;
+    expect(restored).toBeInstanceOf(SessionAccumulator);
+    expect(sessionMeasures('c1', at(0), at(40), restored)).toEqual(expected);
+    expect(restored.hasFired('proactive_help')).toBe(true);
+    expect(restored.hasFired('cart_reminder')).toBe(false);
+    expect(JSON.parse(JSON.stringify(restored))).toEqual(saved);
   });
 });

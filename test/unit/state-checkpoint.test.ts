@@ -75,17 +75,20 @@ describe('SessionWindows as a state store', () => {
 });
 
 describe('SeenSet as a state store', () => {
-  it('checkpoints ids with their event time, tombstones evicted ones, and a restored set still knows duplicates', () => {
+  it('checkpoints ids per partition bucket, and a restored set knows the duplicates of its partitions only', () => {
     const seen = new SeenSet(1000, 'ids');
     expect(seen.add('e1', 100, 2)).toBe(true);
     expect(seen.add('e2', 900, 3)).toBe(true);
     const first = seen.changes();
-    expect(first).toEqual([
-      { store: 'ids', partition: 2, key: 'e1', value: 100 },
-      { store: 'ids', partition: 3, key: 'e2', value: 900 },
+    expect(first.map(({ store, partition, key }) => ({ store, partition, key }))).toEqual([
+      { store: 'ids', partition: 2, key: '0/0' },
+      { store: 'ids', partition: 3, key: '0/0' },
     ]);
-    seen.evict(1500); // e1 is more than 1000 behind
-    expect(seen.changes()).toEqual([{ store: 'ids', partition: 2, key: 'e1', value: null }]);
+    seen.evict(61_001); // the minute bucket [0, 60 s) is more than 1000 behind: both chunks are tombstoned
+    expect(seen.changes().filter((change) => change.value === null)).toEqual([
+      { store: 'ids', partition: 2, key: '0/0', value: null },
+      { store: 'ids', partition: 3, key: '0/0', value: null },
+    ]);
 
     const restored = new SeenSet(1000, 'ids');
     restored.restore(3, compact(first, 3));

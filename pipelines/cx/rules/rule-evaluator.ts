@@ -56,7 +56,7 @@ export class RuleEvaluator {
         journey,
       });
       if (!rule.holds(facts)) continue;
-      if (session) session.accumulator.firedRules.push(rule.id);
+      if (session) session.accumulator.markFired(rule.id);
       firings.push(this.#firing(rule, key, session ? sessionIdOf(key, session.start) : null, event.event_id, event.occurred_at, facts, evidenceOf(rule.evidence, event.event_id, session?.accumulator ?? null)));
     }
     return firings;
