@@ -11,6 +11,23 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /** Changelog key of a partition's "minutes up to here were emitted" mark; row keys start with a digit (the minute). */
 const EMITTED_KEY = 'emitted-up-to';
 
+/** The measures of a row, in the order a changelog entry lists them after channel and touchpoint. */
+const MEASURES = [
+  'events', 'page_views', 'orders', 'revenue', 'sessions', 'conversions', 'cart_abandonments', 'responses', 'nps_responses',
+  'promoters', 'passives', 'detractors', 'csat_responses', 'csat_satisfied', 'ces_responses', 'ces_sum',
+] as const satisfies ReadonlyArray<keyof KpiMinuteRow>;
+
+/** A row on the changelog: [channel, touchpoint, ...measures], a third of the JSON of the row object. */
+type RowEntry = [Channel, string, ...number[]];
+
+const toEntry = (row: KpiMinuteRow): RowEntry => [row.channel, row.touchpoint, ...MEASURES.map((measure) => row[measure])];
+
+function fromEntry(entry: RowEntry, minute: number, partition: number): KpiMinuteRow {
+  const row = { minute, channel: entry[0], touchpoint: entry[1], input_partition: partition } as KpiMinuteRow;
+  MEASURES.forEach((measure, index) => (row[measure] = entry[index + 2] as number));
+  return row;
+}
+
 /**
  * Event measures (events, page_views, orders, revenue, responses, NPS/CSAT/CES parts) count in the minute of
  * the event, by its channel and touchpoint; session measures (sessions, conversions, cart abandonments) in the
@@ -158,7 +175,7 @@ export class KpiRollup implements StateStore {
       for (const partition of partitions) {
         const rows = minuteRows?.get(partition);
         if (rows) {
-          changes.push({ store: this.name, partition, key: String(minute), value: [...rows.values()] });
+          changes.push({ store: this.name, partition, key: String(minute), value: Array.from(rows.values(), toEntry) });
           if (!checkpointed) this.#checkpointed.set(minute, (checkpointed = new Set()));
           checkpointed.add(partition);
         } else if (checkpointed?.delete(partition)) {
@@ -182,8 +199,9 @@ export class KpiRollup implements StateStore {
         this.#emittedMax = Math.max(this.#emittedMax, minute);
         continue;
       }
-      for (const restored of value as KpiMinuteRow[]) {
-        const row = { ...restored, input_partition: partition };
+      const minute = Number(key);
+      for (const entry of value as RowEntry[]) {
+        const row = fromEntry(entry, minute, partition);
         let minuteRows = this.#minutes.get(row.minute);
         if (!minuteRows) this.#minutes.set(row.minute, (minuteRows = new Map()));
         let rows = minuteRows.get(partition);

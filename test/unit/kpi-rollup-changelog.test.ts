@@ -17,8 +17,12 @@ describe('KpiRollup changelog', () => {
     rollup.addEvent(view('e5', 1.1), 1);
     const changes = rollup.changes();
     expect(changes.map(({ partition, key }) => `${partition}:${key}`).sort()).toEqual([`0:${at(0)}`, `1:${at(0)}`, `1:${at(1)}`]);
-    const rows = changes.find((change) => change.partition === 0)!.value as KpiMinuteRow[];
-    expect(rows.map((row) => [row.touchpoint, row.events, row.page_views])).toEqual([['', 2, 2], ['/help', 1, 1]]);
+    // [channel, touchpoint, events, page_views, orders, revenue, sessions, conversions, cart_abandonments, responses,
+    //  nps_responses, promoters, passives, detractors, csat_responses, csat_satisfied, ces_responses, ces_sum]
+    expect(changes.find((change) => change.partition === 0)!.value).toEqual([
+      ['web', '', 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['web', '/help', 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]);
     expect(rollup.changes()).toEqual([]);
   });
 
