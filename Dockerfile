@@ -8,4 +8,6 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 
 ENV NODE_ENV=production
+# A larger young generation: the pipeline allocates short-lived objects per event; scavenges get rarer and cheaper.
+ENV NODE_OPTIONS=--max-semi-space-size=64
 CMD ["npx", "touchstream", "run"]

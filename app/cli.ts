@@ -148,6 +148,9 @@ withCommonFlags(program.command('run'))
       running = false;
       await runtime.close();
       await ops.close();
+      // A librdkafka handle left to finish an unanswered transaction call (log/rdkafka.ts) must not keep a stopped
+      // worker alive: exit shortly unless the process ends by itself first (the timer does not hold it).
+      setTimeout(() => process.exit(), 2000).unref();
     }
   });
 

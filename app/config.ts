@@ -9,6 +9,8 @@ const MINUTE = 60_000;
 
 const list = z.union([z.array(z.string()), z.string().transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))]);
 const number = z.coerce.number();
+/** A boolean, also from an environment string: true/false, 1/0, yes/no. */
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((text) => ['true', '1', 'yes'].includes(text))]);
 
 export const configSchema = z.object({
   /** Where the embedded engine keeps its data (chDB tables, the local schema registry). */
@@ -33,6 +35,8 @@ export const configSchema = z.object({
       database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier').default('touchstream'),
       /** `legacy` for servers older than 20.x (no DateTime64, TTL, LowCardinality), e.g. 18.16. */
       dialect: z.enum(['modern', 'legacy']).default('modern'),
+      /** gzip request and response bodies over HTTP: saves network, costs CPU on both ends (off for a server on the same host). */
+      compression: flag.default(true),
       retentionDays: number.pipe(z.number().int().min(1)).default(395),
     })
     .prefault({}),
@@ -53,6 +57,10 @@ export const configSchema = z.object({
       /** Outputs are flushed and a checkpoint committed at least this often. */
       flushIntervalMs: number.pipe(z.number().int().min(1)).default(1000),
       maxPollRecords: number.pipe(z.number().int().min(1)).default(10_000),
+      /** Outputs buffered while a flush is in flight; at this many the job waits for it (backpressure, bounded memory). */
+      maxBufferedValues: number.pipe(z.number().int().min(1)).default(50_000),
+      /** Watchdog: a poll, sink write, transaction call or restore pending this long fails the job (restarted from its last checkpoint). */
+      stallTimeoutMs: number.pipe(z.number().int().min(1000)).default(60_000),
     })
     .prefault({}),
   /** How long event ids are remembered for dedup, in event time. */
@@ -95,6 +103,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_CLICKHOUSE_PASSWORD: 'clickhouse.password',
   TOUCHSTREAM_CLICKHOUSE_DATABASE: 'clickhouse.database',
   TOUCHSTREAM_CLICKHOUSE_DIALECT: 'clickhouse.dialect',
+  TOUCHSTREAM_CLICKHOUSE_COMPRESSION: 'clickhouse.compression',
   TOUCHSTREAM_SESSION_GAP_MS: 'session.gapMs',
   TOUCHSTREAM_OUT_OF_ORDERNESS_MS: 'session.outOfOrdernessMs',
   TOUCHSTREAM_IDLE_TIMEOUT_MS: 'session.idleTimeoutMs',
@@ -103,6 +112,8 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_TRANSACTION_TIMEOUT_MS: 'engine.transactionTimeoutMs',
   TOUCHSTREAM_FLUSH_INTERVAL_MS: 'engine.flushIntervalMs',
   TOUCHSTREAM_MAX_POLL_RECORDS: 'engine.maxPollRecords',
+  TOUCHSTREAM_MAX_BUFFERED_VALUES: 'engine.maxBufferedValues',
+  TOUCHSTREAM_STALL_TIMEOUT_MS: 'engine.stallTimeoutMs',
   TOUCHSTREAM_DEDUP_HORIZON_MS: 'dedupHorizonMs',
   TOUCHSTREAM_METRICS_PORT: 'metricsPort',
   TOUCHSTREAM_COLLECTOR_HOST: 'collector.host',

@@ -64,7 +64,14 @@ export interface RuntimeOptions {
 
 export function clickHouseTargetOf(config: Config): ClickHouseTarget {
   if (config.clickhouse.url) {
-    return { kind: 'http', url: config.clickhouse.url, username: config.clickhouse.username, password: config.clickhouse.password, dialect: config.clickhouse.dialect };
+    return {
+      kind: 'http',
+      url: config.clickhouse.url,
+      username: config.clickhouse.username,
+      password: config.clickhouse.password,
+      dialect: config.clickhouse.dialect,
+      compression: config.clickhouse.compression,
+    };
   }
   return { kind: 'embedded', path: join(config.dataDir, 'clickhouse') };
 }
@@ -201,14 +208,15 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
   const wallClock = options.wallClock ?? Date.now;
   // Output topics are written in each checkpoint's transaction (docs/engine.md); the producer changes on a restart.
   const transactionalId = `${config.kafka.groupId}-${config.engine.workerId ?? randomUUID()}`;
-  let transactions: TransactionalProducer | undefined;
-  const outputs: TopicProducer = { send: (topic, records) => transactions!.send(topic, records) };
   const decode = createEventDecoder({ source: `kafka:${config.kafka.inputTopic}`, codec: runtime.codecs.event, maxPayloadBytes: config.maxPayloadBytes, wallClock });
   return supervise(async () => {
     const consumer = await runtime.log.consumer({
       groupId: config.kafka.groupId, topics: [config.kafka.inputTopic], start: 'earliest',
       ...(config.engine.workerId ? { instanceId: config.engine.workerId } : {}),
     });
+    // This attempt's producer: a flush a failed attempt left behind can never send into its successor's transaction.
+    let transactions: TransactionalProducer | undefined;
+    const outputs: TopicProducer = { send: (topic, records) => transactions!.send(topic, records) };
     try {
       transactions = await runtime.log.transactionalProducer({ transactionalId, timeoutMs: config.engine.transactionTimeoutMs });
       return await runStreamJob<CxEvent, CxOutputs>({
@@ -256,7 +264,8 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onCommit ? { onCommit: options.onCommit } : {}),
         poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
-        flush: { intervalMs: config.engine.flushIntervalMs },
+        flush: { intervalMs: config.engine.flushIntervalMs, maxBufferedValues: config.engine.maxBufferedValues },
+        stallTimeoutMs: config.engine.stallTimeoutMs,
         wallClock,
         metrics: runtime.metrics,
       });

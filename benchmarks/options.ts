@@ -43,7 +43,7 @@ export const benchOptionsSchema = z.object({
   /** Rows per ClickHouse sink measurement. */
   sinkRows: z.coerce.number().int().min(1000).default(200_000),
   /** A throughput run that takes longer than this fails (its row says so) instead of hanging the bench. */
-  runTimeoutSeconds: z.coerce.number().int().min(10).default(240),
+  runTimeoutSeconds: z.coerce.number().int().min(10).default(600),
   /** When set, touchstream workers run with `node --cpu-prof` and write their profiles here. */
   profileDir: z.string().optional(),
   /** Where results go: `<dir>/<timestamp>.json` and `<dir>/latest.json`. */

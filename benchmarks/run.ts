@@ -20,6 +20,9 @@ import { openHarnessRuntime, publishAvro, publishJson } from './publish.ts';
 import { printReport, targetsOf, writeResults } from './report.ts';
 import type { BenchResults } from './report.ts';
 
+/** The node flags touchstream is deployed with (the Dockerfile's NODE_OPTIONS): a young generation sized for per-event garbage. */
+const TOUCHSTREAM_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 async function main(options: BenchOptions): Promise<void> {
@@ -103,7 +106,7 @@ async function main(options: BenchOptions): Promise<void> {
       await measureTouchstream({
         label, workers, transport, brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, inputTopic: avroTopic, records,
         partitions: options.partitions, expectedSessions: dataset.expectedSessions, dataDir, runId, timeoutMs,
-        nodeFlags: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [],
+        nodeFlags: [...TOUCHSTREAM_NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [])],
       }),
     );
   }

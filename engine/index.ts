@@ -9,4 +9,5 @@ export * from './runner.ts';
 export * from './seen-set.ts';
 export * from './state.ts';
 export * from './supervisor.ts';
+export * from './stall-watchdog.ts';
 export * from './changelog.ts';

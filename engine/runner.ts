@@ -7,6 +7,7 @@ import type { Operator, OperatorContext, OutputMap, Outputs, Sink, SinkMap, Stre
 import type { Metrics } from './metrics.ts';
 import { noMetrics } from './metrics.ts';
 import { WatermarkTracker } from './watermarks.ts';
+import { StallError, StallWatchdog } from './stall-watchdog.ts';
 import type { WatermarkOptions } from './watermarks.ts';
 
 export interface Decoded<E> {
@@ -34,6 +35,12 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   flush?: { maxBufferedValues?: number; intervalMs?: number };
   /** Backoff for retriable sink errors; the batch stays buffered and input is not polled meanwhile. */
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Watchdog: one external step (a poll, a sink write attempt, a transaction call, a restore) still pending after
+   * this long fails the job with a retriable `engine_stalled` error, so a supervisor restarts it from the last
+   * checkpoint instead of hanging. Retries that get an answer (a sink that is down) are progress. Default 60 s.
+   */
+  stallTimeoutMs?: number;
   wallClock?: () => number;
   metrics?: Metrics;
   /** Told the input offsets each time they are committed (the composition root derives consumer lag from them). */
@@ -54,13 +61,27 @@ export interface StreamJobResult {
   emitted: Record<string, number>;
 }
 
+/**
+ * Runs the job until bounded input ends, `signal` aborts, or a failure. Whichever way it ends, what it still has
+ * running in the background (a flush in flight, its sink retries) is halted: it never commits afterwards.
+ */
 export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>): Promise<StreamJobResult> {
+  const halt = new AbortController();
+  try {
+    return await runJob(options, halt.signal);
+  } finally {
+    halt.abort();
+  }
+}
+
+async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, halted: AbortSignal): Promise<StreamJobResult> {
   const wallClock = options.wallClock ?? Date.now;
   const metrics = options.metrics ?? noMetrics;
   const maxRecords = options.poll?.maxRecords ?? 10_000;
   const pollTimeoutMs = options.poll?.timeoutMs ?? 200;
   const maxBuffered = options.flush?.maxBufferedValues ?? 50_000;
   const flushIntervalMs = options.flush?.intervalMs ?? 1000;
+  const stall = new StallWatchdog({ job: options.name, timeoutMs: options.stallTimeoutMs ?? 60_000, metrics });
   const watermarks = new WatermarkTracker({ ...options.watermarks, wallClock });
   let inputPartitions = 1;
   const context: OperatorContext = { wallClock, metrics, partitionOf: (key) => partitionOf(key, inputPartitions) };
@@ -111,7 +132,8 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       .sort((a, b) => a - b);
     if (changelogs && partitions.length > 0) {
       const started = wallClock();
-      const restored = await changelogs.restore(partitions, watermarks);
+      // Reading changelogs is bounded by the transport too (a crashed writer's open transaction holds it up to its timeout).
+      const restored = await stall.bound('restore', changelogs.restore(partitions, watermarks), Math.max(stall.timeoutMs, 180_000));
       metrics.count('touchstream_state_restored_entries_total', restored, { job: options.name });
       metrics.observe('touchstream_state_restore_ms', wallClock() - started, { job: options.name });
     }
@@ -136,6 +158,8 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
    * processing goes on meanwhile; it never rejects, a failure is kept in `flushFailures` and thrown by the loop.
    */
   let inFlight: Promise<void> | null = null;
+  /** Whether the flush in flight has ended (`settle` then returns at once). */
+  let flushEnded = true;
   const flushFailures: unknown[] = [];
 
   /** Waits for the flush in flight (backpressure) and throws its failure; answers how long it waited. */
@@ -146,6 +170,7 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       await inFlight;
       inFlight = null;
       waited = wallClock() - started;
+      metrics.count('touchstream_flush_wait_seconds_total', waited / 1000, { job: options.name });
     }
     if (flushFailures.length > 0) throw flushFailures[0];
     return waited;
@@ -170,9 +195,14 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
     const changes = state && changelogs ? changelogs.collect(options.operators, watermarks) : [];
     const encoded = state && changelogs ? changelogs.encode(changes) : null;
     lastFlush = wallClock();
-    inFlight = writeCheckpoint(flushBuffers, offsets, changes.length, encoded, appendTimes).catch((error: unknown) => {
-      flushFailures.push(error);
-    });
+    flushEnded = false;
+    inFlight = writeCheckpoint(flushBuffers, offsets, changes.length, encoded, appendTimes)
+      .catch((error: unknown) => {
+        flushFailures.push(error);
+      })
+      .finally(() => {
+        flushEnded = true;
+      });
   };
 
   const writeCheckpoint = async (
@@ -190,27 +220,31 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       const target = options.sinks[output];
       for (const sink of (Array.isArray(target) ? target : [target]) as Sink<unknown>[]) {
         if (state && sink.transactional) inTransaction.push({ sink, values });
-        else writes.push(writeWithRetry(sink, values, options.retry, metrics));
+        else writes.push(writeWithRetry(sink, values, options.retry, metrics, stall, halted));
       }
     }
     await Promise.all(writes);
+    // The job ended meanwhile (a failure, a stall): its successor restores from the last commit; this one commits nothing.
+    if (halted.aborted) return;
     if (state && changelogs && encoded) {
       // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
       if (inTransaction.length > 0 || changeCount > 0 || offsets.length > 0) {
+        const transactions = state.transactions;
         try {
-          await state.transactions.begin();
-          await Promise.all(inTransaction.map(({ sink, values }) => sink.write(values)));
-          await changelogs.send(state.transactions, encoded);
-          if (stale()) {
-            await state.transactions.abort();
+          await stall.bound('transaction begin', transactions.begin());
+          await stall.bound('transaction send', Promise.all(inTransaction.map(({ sink, values }) => sink.write(values))));
+          await stall.bound('transaction send', changelogs.send(transactions, encoded));
+          if (stale() || halted.aborted) {
+            await stall.bound('transaction abort', transactions.abort());
             return;
           }
-          await state.transactions.commit(options.consumer, offsets);
+          await stall.bound('transaction commit', transactions.commit(options.consumer, offsets));
         } catch (error) {
-          await state.transactions.abort().catch(() => {});
+          await stall.bound('transaction abort', transactions.abort()).catch(() => {});
           // A rebalance meanwhile: the new generation restores from what is committed, whichever way this ended.
           if (stale()) return;
           metrics.count('touchstream_checkpoint_failures_total', 1, { job: options.name });
+          if (error instanceof StallError) throw error;
           // The in-memory state is ahead of what is committed now: only a restart (restore + re-read) is consistent.
           throw new TouchstreamError('checkpoint_failed', `checkpoint of ${options.name} failed: ${(error as Error).message}`, true, { cause: error });
         }
@@ -219,7 +253,7 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       }
     } else if (offsets.length > 0) {
       if (stale()) return;
-      await options.consumer.commit(offsets);
+      await stall.bound('offset commit', options.consumer.commit(offsets));
     }
     for (const { partition, offset } of offsets) committed.set(partition, offset);
     if (offsets.length > 0) options.onCommit?.(offsets);
@@ -235,7 +269,7 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
   while (true) {
     if (flushFailures.length > 0) throw flushFailures[0];
     const stopping = options.signal?.aborted ?? false;
-    const records = stopping ? [] : await options.consumer.poll(maxRecords, end && reachedEnd() ? 0 : pollTimeoutMs);
+    const records = stopping ? [] : await stall.bound('poll', options.consumer.poll(maxRecords, end && reachedEnd() ? 0 : pollTimeoutMs), stall.timeoutMs + pollTimeoutMs);
     const current = options.consumer.generation();
     if (current !== generation) {
       // The flush in flight ends first (it sees the new generation and aborts, unless it committed already).
@@ -243,11 +277,21 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
       await rebalanced();
       generation = current;
     }
+    const logEnds = options.consumer.logEnds?.();
+    if (logEnds && logEnds.length > 0) {
+      // Records in the log not polled yet keep their partition from going idle (WatermarkTracker.arrived).
+      const now = wallClock();
+      for (const { topic, partition, offset } of logEnds) {
+        if (topic !== options.inputTopic) continue;
+        if (offset < 0) watermarks.unknownLogEnd(partition, now);
+        else watermarks.arrived(partition, offset, processed.get(partition) ?? 0, now);
+      }
+    }
     if (records.length > 0) {
       pendingAppendTimes.push(records[records.length >> 1]!.timestamp);
       total += records.length;
       metrics.count('touchstream_input_records_total', records.length, { job: options.name });
-      const decoded = await options.decode(records, out);
+      const decoded = await stall.bound('decode', options.decode(records, out));
       const now = wallClock();
       if (records.length >= maxRecords) watermarks.behind(now);
       const batch: StreamRecord<E>[] = new Array(decoded.length);
@@ -279,11 +323,16 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
     for (const operator of options.operators) {
       for (const [name, value] of Object.entries(operator.gauges?.() ?? {})) metrics.gauge(`touchstream_${name}`, value, { job: options.name });
     }
-    if (finished || stopping || buffered >= maxBuffered || wallClock() - lastFlush >= flushIntervalMs) {
-      // Backpressure: at most one flush in flight. Input was not read while waiting for it (a slow or down sink is
-      // retried there): that wait is not partition idleness.
-      watermarks.paused(await settle());
-      startFlush();
+    const full = buffered >= maxBuffered;
+    if (finished || stopping || full || wallClock() - lastFlush >= flushIntervalMs) {
+      // At most one flush in flight. A flush that is due starts once the one in flight has ended; until then
+      // processing goes on (the next flush just takes more), unless the buffered outputs reach `maxBuffered` or the
+      // input ends: then the loop waits for it. Backpressure: input is not read while waiting (a slow or down sink is
+      // retried there), and that wait is not partition idleness.
+      if (flushEnded || finished || stopping || full) {
+        watermarks.paused(await settle());
+        startFlush();
+      }
     }
     if (finished || stopping) {
       await settle();
@@ -292,17 +341,32 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
   }
 }
 
-async function writeWithRetry(sink: Sink<unknown>, values: unknown[], retry: StreamJobOptions<never, never>['retry'], metrics: Metrics): Promise<void> {
+/**
+ * Writes to a sink outside the log, retrying retriable failures with backoff for as long as it takes (input waits
+ * meanwhile). Each attempt is bounded by the watchdog (an answer, even an error, is progress; no answer is a stall),
+ * and the retries stop when the job has ended (`halted`), so a failed job leaves nothing running behind it.
+ */
+async function writeWithRetry(
+  sink: Sink<unknown>, values: unknown[], retry: StreamJobOptions<never, never>['retry'], metrics: Metrics, stall: StallWatchdog, halted: AbortSignal,
+): Promise<void> {
   let delay = retry?.initialDelayMs ?? 100;
   const maxDelay = retry?.maxDelayMs ?? 5000;
-  while (true) {
+  while (!halted.aborted) {
     try {
-      await sink.write(values);
+      await stall.bound(`write ${sink.name}`, sink.write(values));
       return;
     } catch (error) {
       metrics.count('touchstream_sink_errors_total', 1, { sink: sink.name, retriable: String(isRetriable(error)) });
-      if (!isRetriable(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!isRetriable(error) || error instanceof StallError) throw error;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, delay);
+        function done() {
+          clearTimeout(timer);
+          halted.removeEventListener('abort', done);
+          resolve();
+        }
+        halted.addEventListener('abort', done, { once: true });
+      });
       delay = Math.min(maxDelay, delay * 2);
     }
   }

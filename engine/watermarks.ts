@@ -22,6 +22,9 @@ export interface PartitionTimeState {
   floor: number | null;
 }
 
+/** How long a partition the consumer has not fetched yet is kept from going idle (`unknownLogEnd`). */
+export const UNKNOWN_LOG_END_HOLD_MS = 30_000;
+
 const toState = (value: number): number | null => (Number.isFinite(value) ? value : null);
 const fromState = (value: number | null | undefined): number => value ?? Number.NEGATIVE_INFINITY;
 
@@ -29,6 +32,10 @@ export class WatermarkTracker {
   readonly #partitions = new Map<number, PartitionTime>();
   /** Partitions whose time moved since the last `changes()`. */
   readonly #changed = new Set<number>();
+  /** Each partition's log end as last reported by the consumer (`arrived`). */
+  readonly #logEnds = new Map<number, number>();
+  /** When each partition was first reported not fetched yet (`unknownLogEnd`). */
+  readonly #unknownSince = new Map<number, number>();
   #current = Number.NEGATIVE_INFINITY;
   /** When every partition went idle: the wall time and the watermark then, so time moves with the clock. */
   #allIdleSince: { wallTime: number; watermark: number } | null = null;
@@ -39,7 +46,13 @@ export class WatermarkTracker {
   /** Sets the partitions this worker owns; new ones start empty (holding time back until they idle). */
   assign(partitions: readonly number[]): void {
     const now = this.options.wallClock();
-    for (const partition of [...this.#partitions.keys()]) if (!partitions.includes(partition)) this.#partitions.delete(partition);
+    for (const partition of [...this.#partitions.keys()]) {
+      if (!partitions.includes(partition)) {
+        this.#partitions.delete(partition);
+        this.#logEnds.delete(partition);
+        this.#unknownSince.delete(partition);
+      }
+    }
     for (const partition of partitions) {
       if (!this.#partitions.has(partition)) {
         this.#partitions.set(partition, { maxEventTime: Number.NEGATIVE_INFINITY, floor: Number.NEGATIVE_INFINITY, lastEventWallTime: now });
@@ -74,6 +87,45 @@ export class WatermarkTracker {
     }
     time.lastEventWallTime = wallTime;
     return before;
+  }
+
+  /**
+   * The consumer saw `partition`'s log end at `logEnd` while the job has read it up to `readTo` (next offset). When
+   * the log grew and holds records the job has not polled yet, input is arriving for that partition: it is not
+   * idle, although none of it was polled yet (librdkafka and kafkajs hand out partitions' records one after the
+   * other, so a poll can hold one partition's part of a burst while the others' wait in the client). Without this,
+   * the first partition polled after a quiet spell moved the watermark past the rest of the burst, and their
+   * events came out late (the ClickHouse outage test's "hang": 15–33 events late, sessions never matched).
+   * Only growth counts: a log end that stays ahead of what can be read (an aborted transaction's records, commit
+   * markers) cannot hold a partition active forever.
+   */
+  arrived(partition: number, logEnd: number, readTo: number, wallTime: number): void {
+    const time = this.#partitions.get(partition);
+    if (!time) return;
+    const previous = this.#logEnds.get(partition);
+    this.#logEnds.set(partition, logEnd);
+    if ((previous !== undefined && logEnd <= previous) || logEnd <= readTo) return;
+    if (this.#allIdleSince !== null) {
+      // Input resumes after every partition went quiet: each gets a fresh idle timeout, as in `observe`.
+      this.#allIdleSince = null;
+      for (const other of this.#partitions.values()) other.lastEventWallTime = Math.max(other.lastEventWallTime, wallTime);
+    }
+    if (time.lastEventWallTime < wallTime) time.lastEventWallTime = wallTime;
+  }
+
+  /**
+   * The consumer has not fetched `partition` yet since it was assigned (its log end is unknown, e.g. while a
+   * restarted broker has no leader for it): records may be waiting there, so it is not idle, for at most
+   * UNKNOWN_LOG_END_HOLD_MS after it was first found so (a partition that stays unreachable must not stop time).
+   * Found by the broker-restart test: after the restart's restore, one partition's records came first and the
+   * others, not fetched for over the idle timeout, went idle; 256 of their events came out late.
+   */
+  unknownLogEnd(partition: number, wallTime: number): void {
+    const time = this.#partitions.get(partition);
+    if (!time || this.#logEnds.has(partition)) return;
+    const since = this.#unknownSince.get(partition) ?? wallTime;
+    this.#unknownSince.set(partition, since);
+    if (wallTime - since < UNKNOWN_LOG_END_HOLD_MS && time.lastEventWallTime < wallTime) time.lastEventWallTime = wallTime;
   }
 
   /**
@@ -158,6 +210,8 @@ export class WatermarkTracker {
   reset(): void {
     this.#partitions.clear();
     this.#changed.clear();
+    this.#logEnds.clear();
+    this.#unknownSince.clear();
     this.#current = Number.NEGATIVE_INFINITY;
     this.#allIdleSince = null;
     this.#ended = false;

@@ -412,6 +412,8 @@ class KafkajsConsumer implements LogConsumer {
    * committed offset; records below this were handed out already and are skipped.
    */
   readonly #positions = new Map<string, number>();
+  /** Each partition's high watermark from its last fetched batch (see `LogConsumer.logEnds`). */
+  readonly #logEnds = new Map<string, PartitionOffset>();
   #assignment: TopicPartition[] = [];
   /**
    * From a heartbeat's "rejoin" answer or kafkajs' REBALANCING event until GROUP_JOIN, ownership is unknown: nothing
@@ -437,6 +439,15 @@ class KafkajsConsumer implements LogConsumer {
 
   generation(): number {
     return this.#polledGeneration;
+  }
+
+  /** Records fetched and waiting for `poll` (bounded by `maxBufferedRecords` plus the batch that crossed it). */
+  bufferedRecords(): number {
+    return this.#buffer.size;
+  }
+
+  logEnds(): PartitionOffset[] {
+    return this.#assignment.flatMap(({ topic, partition }) => this.#logEnds.get(partitionKey(topic, partition)) ?? []);
   }
 
   async start(topics: readonly string[], start: 'earliest' | 'latest'): Promise<void> {
@@ -530,6 +541,8 @@ class KafkajsConsumer implements LogConsumer {
   /** Waits for buffer room (heartbeating; a rebalance surfaces as heartbeat's error), then buffers the batch and resolves its offsets. */
   async #onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const current = () => !this.#closed && !this.#rebalancing && isRunning() && !isStale();
+    const end = Number(batch.highWatermark);
+    if (Number.isFinite(end) && end >= 0) this.#logEnds.set(partitionKey(batch.topic, batch.partition), { topic: batch.topic, partition: batch.partition, offset: end });
     while (this.#buffer.size >= this.#maxBufferedRecords) {
       if (!current()) return;
       await this.#room.wait(ROOM_WAIT_MS);

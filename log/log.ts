@@ -90,6 +90,14 @@ export interface LogConsumer {
    * right after it: a caller that sees a new generation drops what it did since its last commit and restores.
    */
   generation(): number;
+  /**
+   * Where each assigned partition's log ends (next offset to be written; the last stable offset for a
+   * read_committed reader), as the client last saw it while fetching, without a broker round trip. A partition the
+   * client has not fetched yet is reported with offset -1 when the client can tell (librdkafka), else left out.
+   * Optional: the engine uses it so a partition with records in the log that were not polled yet is never judged
+   * idle.
+   */
+  logEnds?(): PartitionOffset[];
   close(): Promise<void>;
 }
 

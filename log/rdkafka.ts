@@ -69,6 +69,30 @@ const toError = (code: LogErrorCode, error: LibrdKafkaError | Error): LogError =
   return LogError.wrap(code, error, isRetriable ?? isFatal !== true);
 };
 
+/**
+ * A librdkafka call's answer, or a retriable error once `ms` passed: calls run on libuv's thread pool, where they can
+ * queue behind other blocking calls, and a delivery report can be lost with a closing client. The engine must see
+ * a failure it can restart from, never a promise that stays pending.
+ */
+const withDeadline = <T>(promise: Promise<T>, ms: number, code: LogErrorCode, what: string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new LogError(code, `${what}: no answer from librdkafka in ${ms} ms`, true)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+/** Slack over librdkafka's own timeouts before the JS side gives up on a call. */
+const DEADLINE_SLACK_MS = 5_000;
+/** How long closing a transactional producer waits for a transactional call in flight before leaving it to finish. */
+const CLOSE_CALL_WAIT_MS = 5_000;
+
 const connect = (client: Client): Promise<void> =>
   new Promise((resolve, reject) => {
     client.connect({ allTopics: false, timeout: REQUEST_TIMEOUT_MS }, (error) => (error ? reject(toError('connection', error)) : resolve()));
@@ -171,7 +195,10 @@ export class RdkafkaLog implements Log {
         'enable.idempotence': true,
         'linger.ms': this.#lingerMs,
         'compression.codec': this.#compression,
-        dr_cb: true,
+        // No per-record delivery reports: commitTransaction flushes every record and fails if one failed.
+        dr_cb: false,
+        // A checkpoint queues its whole changelog and outputs at once.
+        'queue.buffering.max.messages': 1_000_000,
       },
       { partitioner: 'murmur2_random', 'request.required.acks': -1 },
     );
@@ -179,7 +206,7 @@ export class RdkafkaLog implements Log {
     producer.setPollInterval(DELIVERY_POLL_MS);
     // Fences an older producer with the same id and aborts the transaction it left open.
     await settle((done) => producer.initTransactions(REQUEST_TIMEOUT_MS, done), 'connection');
-    const wrapper = new RdkafkaTransactionalProducer(producer, options.transactionalId);
+    const wrapper = new RdkafkaTransactionalProducer(producer, options.transactionalId, options.timeoutMs ?? 10_000);
     wrapper.release = this.#track(wrapper);
     return wrapper;
   }
@@ -340,6 +367,8 @@ class Delivery {
 
 class RdkafkaProducer implements LogProducer {
   protected readonly producer: Producer;
+  /** When set, a send whose delivery reports are not all in after this long fails (retriable) instead of waiting on. */
+  protected deliveryTimeoutMs: number | undefined;
   release = (): void => {};
   #closed = false;
 
@@ -367,7 +396,7 @@ class RdkafkaProducer implements LogProducer {
         break;
       }
     }
-    await delivery.done;
+    await (this.deliveryTimeoutMs === undefined ? delivery.done : withDeadline(delivery.done, this.deliveryTimeoutMs, 'produce', `send to ${topic}`));
   }
 
   async close(): Promise<void> {
@@ -396,16 +425,47 @@ class RdkafkaProducer implements LogProducer {
 /** librdkafka transactions: begin, produce, send the consumer's offsets with its group metadata (fencing zombies), commit. */
 class RdkafkaTransactionalProducer extends RdkafkaProducer implements TransactionalProducer {
   #open = false;
+  /**
+   * The transactional call waiting for librdkafka's answer, if any. Its thread waits for a reply from librdkafka's
+   * main thread with no timeout of its own (rd_kafka_txn_op_req); destroying the handle meanwhile deadlocks that
+   * thread and the destroying one (rd_kafka_txns_term vs the waiter): two libuv pool threads pinned for good and a
+   * process that cannot exit. Seen after a broker restart: sendOffsetsToTransaction unanswered for over 15 s.
+   */
+  #call: Promise<unknown> = Promise.resolve();
 
   constructor(
     producer: Producer,
     readonly transactionalId: string,
+    transactionTimeoutMs: number,
   ) {
     super(producer);
+    // librdkafka caps message.timeout.ms at the transaction timeout: every report is due by then.
+    this.deliveryTimeoutMs = transactionTimeoutMs + DEADLINE_SLACK_MS;
+  }
+
+  /**
+   * Queues the records in the open transaction without waiting for their acknowledgements: `commit` flushes them
+   * and fails when any failed (no per-record delivery report crosses into JavaScript). A full queue is waited out.
+   */
+  override async send(topic: string, records: readonly ProduceRecord[]): Promise<void> {
+    if (!this.#open) throw new LogError('produce', `send to ${topic}: no transaction is open`, false);
+    const deadline = Date.now() + (this.deliveryTimeoutMs ?? REQUEST_TIMEOUT_MS);
+    for (let index = 0; index < records.length; ) {
+      const record = records[index]!;
+      try {
+        this.producer.produce(topic, record.partition ?? null, record.value.length === 0 ? null : record.value, record.key);
+        index++;
+      } catch (error) {
+        if ((error as LibrdKafkaError).code !== errors().ERR__QUEUE_FULL) throw toError('produce', error as LibrdKafkaError);
+        if (Date.now() > deadline) throw new LogError('produce', `send to ${topic}: librdkafka's queue stayed full`, true);
+        // librdkafka's own threads deliver meanwhile and free room.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
   }
 
   async begin(): Promise<void> {
-    await settle((done) => this.producer.beginTransaction(done), 'produce');
+    await withDeadline(this.#track(settle((done) => this.producer.beginTransaction(done), 'produce')), REQUEST_TIMEOUT_MS, 'produce', 'beginTransaction');
     this.#open = true;
   }
 
@@ -413,19 +473,47 @@ class RdkafkaTransactionalProducer extends RdkafkaProducer implements Transactio
     if (!(consumer instanceof RdkafkaConsumer)) throw new LogError('commit', 'commit: the consumer is not an rdkafka consumer', false);
     if (offsets.length > 0) {
       const native = consumer.native();
-      await settle(
-        (done) => this.producer.sendOffsetsToTransaction(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })), native, REQUEST_TIMEOUT_MS, done),
+      await withDeadline(
+        this.#track(settle(
+          (done) => this.producer.sendOffsetsToTransaction(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })), native, REQUEST_TIMEOUT_MS, done),
+          'commit',
+        )),
+        REQUEST_TIMEOUT_MS + DEADLINE_SLACK_MS,
         'commit',
+        'sendOffsetsToTransaction',
       );
     }
-    await settle((done) => this.producer.commitTransaction(REQUEST_TIMEOUT_MS, done), 'commit');
+    await withDeadline(this.#track(settle((done) => this.producer.commitTransaction(REQUEST_TIMEOUT_MS, done), 'commit')), REQUEST_TIMEOUT_MS + DEADLINE_SLACK_MS, 'commit', 'commitTransaction');
     this.#open = false;
   }
 
   async abort(): Promise<void> {
     if (!this.#open) return;
     this.#open = false;
-    await settle((done) => this.producer.abortTransaction(REQUEST_TIMEOUT_MS, done), 'produce');
+    await withDeadline(this.#track(settle((done) => this.producer.abortTransaction(REQUEST_TIMEOUT_MS, done), 'produce')), REQUEST_TIMEOUT_MS + DEADLINE_SLACK_MS, 'produce', 'abortTransaction');
+  }
+
+  /**
+   * Destroys the handle only once no transactional call waits for its answer (see `#call`). A call still unanswered
+   * after CLOSE_CALL_WAIT_MS (the broker gone) is left to finish: the handle is destroyed when it does (when the
+   * broker answers, or fences this producer because its successor with the same id started), and close returns now.
+   */
+  override async close(): Promise<void> {
+    const call = this.#call;
+    const answered = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), CLOSE_CALL_WAIT_MS);
+      void call.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (answered) await super.close();
+    else void call.then(() => super.close());
+  }
+
+  #track<T>(call: Promise<T>): Promise<T> {
+    this.#call = call.catch(() => {});
+    return call;
   }
 }
 
@@ -496,6 +584,23 @@ class RdkafkaConsumer implements LogConsumer {
     return this.#generation;
   }
 
+  /** librdkafka's cached high watermark (the last stable offset under read_committed) from its fetch responses: no round trip. */
+  logEnds(): PartitionOffset[] {
+    const consumer = this.#consumer;
+    if (this.#closed || !consumer) return [];
+    const ends: PartitionOffset[] = [];
+    for (const { topic, partition } of this.#assignment) {
+      try {
+        const { highOffset } = consumer.getWatermarkOffsets(topic, partition);
+        // Not fetched yet (after an assignment, or while a restarted broker has no leader for it): -1, unknown.
+        ends.push({ topic, partition, offset: highOffset >= 0 ? highOffset : -1 });
+      } catch {
+        // Not connected (closing): nothing known.
+      }
+    }
+    return ends;
+  }
+
   /** Seeks every assigned partition back to its committed offset (the group's start position where none is). */
   async #rewind(): Promise<void> {
     const consumer = this.#consumer;
@@ -541,7 +646,8 @@ class RdkafkaConsumer implements LogConsumer {
     if (this.#closed) return;
     this.#closed = true;
     this.release();
-    await this.#consuming.catch(() => {});
+    // A consume in flight ends within its slice, unless the thread pool is saturated: never wait on it for long.
+    await withDeadline(this.#consuming, REQUEST_TIMEOUT_MS, 'consume', 'consume before close').catch(() => {});
     this.#assignment = [];
     if (this.#consumer) await disconnect(this.#consumer);
   }

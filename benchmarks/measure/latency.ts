@@ -111,7 +111,7 @@ export async function measureLatency(options: {
       dataDir: options.dataDir,
       transport: 'rdkafka',
       kafka: { brokers: [options.brokers], groupId: `bench-${options.runId}-latency`, inputTopic: topic, partitions: options.partitions },
-      clickhouse: { url: options.clickhouseUrl, dialect: 'legacy', database },
+      clickhouse: { url: options.clickhouseUrl, dialect: 'legacy', database, compression: false /* the server is on this host */ },
       logLevel: 'warn',
     },
   };

@@ -48,7 +48,7 @@ export async function measureTouchstream(spec: TouchstreamRunSpec): Promise<Thro
     dataDir: spec.dataDir,
     transport: spec.transport,
     kafka: { brokers: [spec.brokers], groupId: `bench-${spec.runId}-${spec.label}`, inputTopic: spec.inputTopic, partitions: spec.partitions },
-    clickhouse: { url: spec.clickhouseUrl, dialect: 'legacy', database },
+    clickhouse: { url: spec.clickhouseUrl, dialect: 'legacy', database, compression: false /* the server is on this host */ },
     logLevel: 'warn',
   };
   const args: WorkerArguments = { config };

@@ -1,5 +1,7 @@
 // Signal vs noise: a rolling detector that raises an `anomaly` signal when a KPI rate departs from its own recent baseline.
 import { z } from 'zod';
+import { KeyedStateStore } from '../../engine/state.ts';
+import type { StateChange, StateStore } from '../../engine/state.ts';
 import type { Sentiment } from '../../schemas/analytics-outputs.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
 import type { SessionKpis, Signal } from '../../schemas/outputs.ts';
@@ -39,14 +41,21 @@ interface Bucket {
   evidence: string[];
 }
 
-interface Series {
+/**
+ * One input partition's part of a series (checkpointed per partition, like the minute rollup): its counts in the
+ * open buckets, and in the closed buckets that form the baseline. Rates are summed over the owned partitions.
+ */
+interface SeriesPart {
   kpi: AnomalyKpi;
   dimension: string;
-  /** Rates of past buckets that had enough volume, oldest first. */
-  baseline: number[];
   /** Open buckets by start time. */
-  buckets: Record<string, Bucket>;
+  open: Record<string, Bucket>;
+  /** Closed buckets with enough volume (over all owned partitions), by start: [bad, total] of this partition. */
+  closed: Record<string, [number, number]>;
 }
+
+/** The store the detector's state is checkpointed in. */
+export const ANOMALY_STORE = 'journey-anomaly-baselines';
 
 const MAX_EVIDENCE = 10;
 
@@ -58,77 +67,139 @@ const MAX_EVIDENCE = 10;
  * ≥ minVolume observations, (rate − μ) / spread ≥ threshold and rate − μ ≥ minIncrease. Only rises alert
  * (more negative mentions, detractors, errors); a bucket's rate joins the baseline afterwards either way.
  */
-export class AnomalyDetector {
-  readonly #series = new Map<string, Series>();
+export class AnomalyDetector implements StateStore {
+  readonly name = ANOMALY_STORE;
+  /** Keyed `<partition>\0<kpi>\0<dimension>`: each input partition's part of each series. */
+  readonly #parts = new KeyedStateStore<SeriesPart>(ANOMALY_STORE);
   late = 0;
+  /** The earliest open bucket start (−∞ after a restore: unknown), so `release` is cheap while nothing can close. */
+  #earliestOpen = Number.POSITIVE_INFINITY;
 
   constructor(private readonly config: AnomalyConfig) {}
 
+  /** Series (KPI × dimension) with state. */
   get size(): number {
-    return this.#series.size;
+    const series = new Set<string>();
+    for (const [, { value }] of this.#parts.entries()) series.add(`${value.kpi}\0${value.dimension}`);
+    return series.size;
   }
 
-  #observe(kpi: AnomalyKpi, dimension: string, at: number, bad: boolean, eventId: string, watermarkHint = Number.NEGATIVE_INFINITY): void {
-    const id = `${kpi}\0${dimension}`;
-    let series = this.#series.get(id);
-    if (!series) this.#series.set(id, (series = { kpi, dimension, baseline: [], buckets: {} }));
+  #observe(kpi: AnomalyKpi, dimension: string, at: number, bad: boolean, eventId: string, partition: number, watermarkHint = Number.NEGATIVE_INFINITY): void {
+    const key = `${partition}\0${kpi}\0${dimension}`;
+    const part = this.#parts.get(key) ?? { kpi, dimension, open: {}, closed: {} };
     const start = Math.floor(at / this.config.bucketMs) * this.config.bucketMs;
     if (start + this.config.bucketMs < watermarkHint) {
       this.late++;
       return;
     }
-    const bucket = (series.buckets[start] ??= { bad: 0, total: 0, evidence: [] });
+    const bucket = (part.open[start] ??= { bad: 0, total: 0, evidence: [] });
+    if (start < this.#earliestOpen) this.#earliestOpen = start;
     bucket.total++;
     if (bad) {
       bucket.bad++;
       if (bucket.evidence.length < MAX_EVIDENCE) bucket.evidence.push(eventId);
     }
+    this.#parts.put(partition, key, part);
   }
 
-  addEvent(event: CxEvent, sentiment: Sentiment | null): void {
+  /** An event of input partition `partition` (default 0). */
+  addEvent(event: CxEvent, sentiment: Sentiment | null, partition = 0): void {
     if (!this.config.enabled) return;
     if (event.type === 'social_mention' && event.properties.product_id && sentiment) {
-      this.#observe('negative_mention_share', event.properties.product_id, event.occurred_at, sentiment.label === 'negative', event.event_id);
+      this.#observe('negative_mention_share', event.properties.product_id, event.occurred_at, sentiment.label === 'negative', event.event_id, partition);
     } else if (event.type === 'survey_response' && event.properties.metric === 'nps') {
-      this.#observe('detractor_share', event.touchpoint ?? '', event.occurred_at, event.properties.score <= 6, event.event_id);
+      this.#observe('detractor_share', event.touchpoint ?? '', event.occurred_at, event.properties.score <= 6, event.event_id, partition);
     }
   }
 
   /** Sessions count in the bucket of their end; "bad" when they had a checkout error. */
-  addSession(session: SessionKpis): void {
+  addSession(session: SessionKpis, partition = 0): void {
     if (!this.config.enabled) return;
-    this.#observe('checkout_error_rate', session.channel, session.ended_at, session.checkout_errors > 0, session.session_id);
+    this.#observe('checkout_error_rate', session.channel, session.ended_at, session.checkout_errors > 0, session.session_id, partition);
   }
 
   release(watermark: number, emittedAt: number, emit: (signal: Signal) => void): void {
     if (!this.config.enabled) return;
     const { bucketMs, baselineBuckets, minBaselineBuckets, minVolume, threshold, minIncrease } = this.config;
+    if (!(this.#earliestOpen + bucketMs < watermark)) return;
+    this.#earliestOpen = Number.POSITIVE_INFINITY;
     const raised: Signal[] = [];
-    for (const series of this.#series.values()) {
+    for (const parts of this.#bySeries().values()) {
       // A session closes up to a gap after it ended: its bucket closes once the watermark has passed that too.
-      const starts = Object.keys(series.buckets).map(Number).filter((start) => start + bucketMs < watermark).sort((a, b) => a - b);
+      const starts = [...new Set(parts.flatMap(({ value }) => Object.keys(value.open).map(Number)))].filter((start) => start + bucketMs < watermark).sort((a, b) => a - b);
+      if (starts.length === 0) {
+        for (const { value } of parts) for (const open of Object.keys(value.open)) if (Number(open) < this.#earliestOpen) this.#earliestOpen = Number(open);
+        continue;
+      }
       for (const start of starts) {
-        const bucket = series.buckets[start]!;
-        delete series.buckets[start];
+        // The bucket over every owned partition, in partition order (evidence too).
+        const bucket: Bucket = { bad: 0, total: 0, evidence: [] };
+        const counts: Array<{ part: (typeof parts)[number]; bad: number; total: number }> = [];
+        for (const entry of parts) {
+          const own = entry.value.open[start];
+          if (!own) continue;
+          delete entry.value.open[start];
+          bucket.bad += own.bad;
+          bucket.total += own.total;
+          for (const id of own.evidence) if (bucket.evidence.length < MAX_EVIDENCE) bucket.evidence.push(id);
+          counts.push({ part: entry, bad: own.bad, total: own.total });
+        }
         if (bucket.total < minVolume) continue;
         const rate = bucket.bad / bucket.total;
-        const baseline = series.baseline;
+        const baseline = baselineRates(parts.map(({ value }) => value));
         if (baseline.length >= minBaselineBuckets) {
           const mean = baseline.reduce((sum, value) => sum + value, 0) / baseline.length;
           const deviation = Math.sqrt(baseline.reduce((sum, value) => sum + (value - mean) ** 2, 0) / baseline.length);
           const spread = Math.max(deviation, Math.sqrt((Math.max(mean, 1 / bucket.total) * (1 - Math.min(mean, 1 - 1 / bucket.total))) / bucket.total));
           const score = (rate - mean) / spread;
-          if (score >= threshold && rate - mean >= minIncrease) raised.push(this.#signal(series, start, rate, mean, score, bucket, emittedAt));
+          if (score >= threshold && rate - mean >= minIncrease) raised.push(this.#signal(parts[0]!.value, start, rate, mean, score, bucket, emittedAt));
         }
-        baseline.push(rate);
-        if (baseline.length > baselineBuckets) baseline.shift();
+        for (const { part, bad, total } of counts) {
+          const earlier = part.value.closed[start]; // a late part of a bucket released before
+          part.value.closed[start] = earlier ? [earlier[0] + bad, earlier[1] + total] : [bad, total];
+        }
+        // The baseline is the last `baselineBuckets` closed buckets: older ones leave every partition's part.
+        const closed = [...new Set(parts.flatMap(({ value }) => Object.keys(value.closed).map(Number)))].sort((a, b) => a - b);
+        for (const old of closed.slice(0, Math.max(0, closed.length - baselineBuckets))) for (const { value } of parts) delete value.closed[old];
+      }
+      for (const { partition, key, value } of parts) {
+        for (const open of Object.keys(value.open)) if (Number(open) < this.#earliestOpen) this.#earliestOpen = Number(open);
+        if (Object.keys(value.open).length === 0 && Object.keys(value.closed).length === 0) this.#parts.delete(key);
+        else this.#parts.put(partition, key, value);
       }
     }
     raised.sort((a, b) => a.triggered_at - b.triggered_at || (a.signal_id < b.signal_id ? -1 : 1));
     for (const signal of raised) emit(signal);
   }
 
-  #signal(series: Series, start: number, rate: number, mean: number, score: number, bucket: Bucket, emittedAt: number): Signal {
+  changes(): StateChange[] {
+    return this.#parts.changes();
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    this.#parts.restore(partition, entries);
+    this.#earliestOpen = Number.NEGATIVE_INFINITY;
+  }
+
+  clear(): void {
+    this.#parts.clear();
+    this.#earliestOpen = Number.POSITIVE_INFINITY;
+  }
+
+  /** Each series' parts, in partition order. */
+  #bySeries(): Map<string, Array<{ partition: number; key: string; value: SeriesPart }>> {
+    const series = new Map<string, Array<{ partition: number; key: string; value: SeriesPart }>>();
+    for (const [key, { partition, value }] of this.#parts.entries()) {
+      const id = `${value.kpi}\0${value.dimension}`;
+      let parts = series.get(id);
+      if (!parts) series.set(id, (parts = []));
+      parts.push({ partition, key, value });
+    }
+    for (const parts of series.values()) parts.sort((a, b) => a.partition - b.partition);
+    return series;
+  }
+
+  #signal(series: { kpi: AnomalyKpi; dimension: string }, start: number, rate: number, mean: number, score: number, bucket: Bucket, emittedAt: number): Signal {
     const spec = KPI[series.kpi];
     const subject = `kpi:${series.kpi}:${series.dimension}`;
     const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
@@ -151,4 +222,18 @@ export class AnomalyDetector {
       status: 'emitted',
     };
   }
+}
+
+/** The baseline's rates, oldest first: each closed bucket's bad / total summed over the parts. */
+function baselineRates(parts: readonly SeriesPart[]): number[] {
+  const sums = new Map<number, [number, number]>();
+  for (const part of parts) {
+    for (const [start, [bad, total]] of Object.entries(part.closed)) {
+      const sum = sums.get(Number(start)) ?? [0, 0];
+      sum[0] += bad;
+      sum[1] += total;
+      sums.set(Number(start), sum);
+    }
+  }
+  return [...sums].sort((a, b) => a[0] - b[0]).map(([, [bad, total]]) => bad / total);
 }

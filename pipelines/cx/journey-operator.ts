@@ -106,7 +106,7 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
       this.#rollup.addEvent(event, record.partition);
       if (isLate) continue; // a late event changes no closed session and fires nothing
       const sentiment = this.#experience(event, record.key, record.partition, out);
-      this.options.anomalies?.addEvent(event, sentiment);
+      this.options.anomalies?.addEvent(event, sentiment, record.partition);
       const firings = this.#rules.onEvent(event, record.key, session, sentiment, () => this.#journeyFacts(record.key, session, event.occurred_at));
       fired += this.#queue(firings, record.partition, context);
     }
@@ -174,7 +174,7 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
       out.emit('sessions', kpis);
       const touchpoint = session.accumulator.touchpoint;
       this.#rollup.addSession(kpis, touchpoint, session.partition);
-      this.options.anomalies?.addSession(kpis);
+      this.options.anomalies?.addSession(kpis, session.partition);
       // Rules first: "other sessions in the last 7 days" must not count the closing one.
       const at = kpis.ended_at + this.options.sessionGapMs;
       fired += this.#queue(this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at)), session.partition, context);
@@ -219,7 +219,10 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
 
   /** The state checkpointed to changelogs and restored on restart and rebalance (engine/state.ts). */
   #stores(): StateStore[] {
-    return [this.#sessions, this.#seen, this.#policy, this.#signals, this.#journeys, this.#feedback, this.#switches, this.#rollup];
+    const stores: StateStore[] = [this.#sessions, this.#seen, this.#policy, this.#signals, this.#journeys, this.#feedback, this.#switches, this.#rollup];
+    // The anomaly detector's open buckets and baselines, per input partition (summed over the owned ones).
+    if (this.options.anomalies) stores.push(this.options.anomalies);
+    return stores;
   }
 
   get stateStores(): string[] {

@@ -6,7 +6,7 @@ import { TouchstreamError } from '../../schemas/errors.ts';
 import type { DialectName } from './dialect.ts';
 
 export type ClickHouseTarget =
-  | { kind: 'http'; url: string; username?: string; password?: string; dialect?: DialectName }
+  | { kind: 'http'; url: string; username?: string; password?: string; dialect?: DialectName; /** gzip bodies (default true). */ compression?: boolean }
   | { kind: 'embedded'; path: string };
 
 export interface ClickHouseConnection {
@@ -23,7 +23,7 @@ export function connectClickHouse(target: ClickHouseTarget): ClickHouseConnectio
       url: target.url,
       username: target.username ?? 'default',
       password: target.password ?? '',
-      compression: { request: true, response: true },
+      compression: { request: target.compression ?? true, response: target.compression ?? true },
       request_timeout: 30_000,
     });
     return { client, dialect: target.dialect ?? 'modern', describe: `ClickHouse at ${target.url}` };

@@ -33,6 +33,8 @@ export class FaultRuns {
   readonly clickhouseUrl = requireEnvironment('TOUCHSTREAM_TEST_CLICKHOUSE_URL');
   readonly #runtimes: Runtime[] = [];
   reference!: Rows;
+  /** Sessions of phase A in the reference (they start before phase B does). */
+  #referencePhaseASessions = 0;
 
   constructor(readonly name: string, size: { customers: number; sessionsPerCustomer: number } = { customers: 120, sessionsPerCustomer: 3 }) {
     const prefix = `${name}${this.run}`;
@@ -63,6 +65,7 @@ export class FaultRuns {
     await this.publish(runtime, 'reference', [...this.phaseA, ...this.phaseB]);
     await runPipeline(runtime, { boundedBy: await runtime.log.endOffsets(settings.inputTopic) });
     this.reference = await outputRows(runtime.clickhouse, settings.database);
+    this.#referencePhaseASessions = await phaseASessions(runtime, settings.database);
     return this.reference;
   }
 
@@ -80,6 +83,22 @@ export class FaultRuns {
       const events = await countOf(runtime.clickhouse, database, 'events');
       return sessions === this.reference.sessions.length && events === this.reference.events.length ? true : undefined;
     }, timeoutMs, `${database} to hold ${this.reference.sessions.length} sessions and ${this.reference.events.length} events`);
+  }
+
+  /**
+   * Waits until the run holds every phase-A session of the reference. The last ones close only once every input
+   * partition has gone idle (the watermark then moves with the wall clock), so phase B's first event wakes all
+   * partitions and each delivers its part of the burst in time. Starting phase B while some partitions are still
+   * active and others already idle is a race under the contract's idle rule (a partition idle when the burst begins
+   * is judged against the watermark the first partition to deliver moved): a few of its first events come out late,
+   * the rows differ from the reference and the run never "completes" — what issue 4 took for a recovery hang.
+   */
+  async untilPhaseAComplete(runtime: Runtime, database: string, timeoutMs = 45_000): Promise<void> {
+    await waitFor(
+      async () => ((await phaseASessions(runtime, database)) === this.#referencePhaseASessions ? true : undefined),
+      timeoutMs,
+      `${database} to hold the ${this.#referencePhaseASessions} sessions of phase A`,
+    );
   }
 
   /**
@@ -105,4 +124,12 @@ export class FaultRuns {
   async close(): Promise<void> {
     for (const runtime of this.#runtimes) await runtime.close().catch(() => {});
   }
+}
+
+/** Sessions that started before phase B (event time START + 1 h). */
+async function phaseASessions(runtime: Runtime, database: string): Promise<number> {
+  const [row] = await runtime.clickhouse.rows<{ n: string | number }>(
+    `SELECT count() AS n FROM ${database}.sessions FINAL WHERE started_at < toDateTime(${(START + 3_600_000) / 1000})`,
+  );
+  return Number(row?.n ?? 0);
 }

@@ -85,4 +85,61 @@ describe('runStreamJob with a checkpoint in flight', () => {
     expect(written).toEqual([[2], [4]]);
     expect(result.emitted).toEqual({ counts: 2 });
   });
+
+  it('keeps processing while a slow flush is in flight until the buffered outputs are full, then waits for it', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.createTopics([{ topic: 'input', partitions: 1 }]);
+    log.append('input', Array.from({ length: 10 }, (_, index) => ({ key: 'k', value: Buffer.from(String(index)) })));
+
+    let processed = 0;
+    const passThrough: Operator<string, Outputs> = {
+      name: 'pass',
+      process(batch, out) {
+        for (const record of batch) out.emit('counts', Number(record.value));
+        processed += batch.length;
+      },
+      onWatermark() {},
+    };
+    // The first write hangs until released; meanwhile every flush is due (interval 0).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const processedWhileFirstWrite: number[] = [];
+    const written: number[][] = [];
+    const sink = {
+      name: 'counts',
+      async write(batch: number[]) {
+        if (written.length === 0) {
+          written.push([...batch]);
+          // Give the loop time to go on: it must process further batches, up to the buffer bound, and no more.
+          for (let tick = 0; tick < 50; tick++) await new Promise((resolve) => setImmediate(resolve));
+          processedWhileFirstWrite.push(processed);
+          release();
+          return;
+        }
+        await released;
+        written.push([...batch]);
+      },
+    };
+    const result = await runStreamJob<string, Outputs>({
+      name: 'slow-sink',
+      consumer: await log.consumer({ groupId: 'grp', topics: ['input'] }),
+      inputTopic: 'input',
+      decode: async (records) => records.map((record) => ({ record, value: record.value.toString() })),
+      keyOf: () => 'k',
+      eventTimeOf: () => 1000,
+      operators: [passThrough],
+      sinks: { counts: sink },
+      watermarks: { outOfOrdernessMs: 0, idleTimeoutMs: 60_000 },
+      boundedBy: [{ topic: 'input', partition: 0, offset: 10 }],
+      poll: { maxRecords: 1, timeoutMs: 10 },
+      flush: { maxBufferedValues: 3, intervalMs: 0 },
+    });
+
+    expect(result.records).toBe(10);
+    // The first flush took record 0; while it hung the loop processed records 1, 2 and 3 (3 buffered: full) and waited.
+    expect(processedWhileFirstWrite).toEqual([4]);
+    expect(written[0]).toEqual([0]);
+    expect(written[1]).toEqual([1, 2, 3]);
+    expect(written.flat()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
 });
