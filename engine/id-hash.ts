@@ -16,6 +16,9 @@ const C4 = 0xa1e38b93;
 
 const rotl = (value: number, bits: number): number => (value << bits) | (value >>> (32 - bits));
 
+/** The code unit at `index`, 0 past the end (module level: a closure per call would be allocated per id). */
+const unitAt = (id: string, index: number): number => (index < id.length ? id.charCodeAt(index) : 0);
+
 function fmix(value: number): number {
   let h = value;
   h ^= h >>> 16;
@@ -58,11 +61,10 @@ export function hashId(id: string, out: Int32Array, offset = 0): void {
   // The tail: 0–7 code units, two per 32-bit word, little-endian.
   const rest = length - at;
   if (rest > 0) {
-    const unit = (index: number): number => (at + index < length ? id.charCodeAt(at + index) : 0);
-    if (rest > 6) h4 ^= Math.imul(rotl(Math.imul(unit(6) | (unit(7) << 16), C4), 18), C1);
-    if (rest > 4) h3 ^= Math.imul(rotl(Math.imul(unit(4) | (unit(5) << 16), C3), 17), C4);
-    if (rest > 2) h2 ^= Math.imul(rotl(Math.imul(unit(2) | (unit(3) << 16), C2), 16), C3);
-    h1 ^= Math.imul(rotl(Math.imul(unit(0) | (unit(1) << 16), C1), 15), C2);
+    if (rest > 6) h4 ^= Math.imul(rotl(Math.imul(unitAt(id, at + 6) | (unitAt(id, at + 7) << 16), C4), 18), C1);
+    if (rest > 4) h3 ^= Math.imul(rotl(Math.imul(unitAt(id, at + 4) | (unitAt(id, at + 5) << 16), C3), 17), C4);
+    if (rest > 2) h2 ^= Math.imul(rotl(Math.imul(unitAt(id, at + 2) | (unitAt(id, at + 3) << 16), C2), 16), C3);
+    h1 ^= Math.imul(rotl(Math.imul(unitAt(id, at) | (unitAt(id, at + 1) << 16), C1), 15), C2);
   }
   const bytes = length * 2;
   h1 ^= bytes;
