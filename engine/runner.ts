@@ -219,8 +219,13 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
       if (values.length === 0) continue;
       const target = options.sinks[output];
       for (const sink of (Array.isArray(target) ? target : [target]) as Sink<unknown>[]) {
-        if (state && sink.transactional) inTransaction.push({ sink, values });
-        else writes.push(writeWithRetry(sink, values, options.retry, metrics, stall, halted));
+        if (state && sink.transactional) {
+          inTransaction.push({ sink, values });
+          continue;
+        }
+        // A sink encodes its whole batch before its first await: between sinks the loop takes its turn.
+        await yieldToLoop();
+        writes.push(handled(writeWithRetry(sink, values, options.retry, metrics, stall, halted)));
       }
     }
     await Promise.all(writes);
@@ -232,7 +237,13 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
         const transactions = state.transactions;
         try {
           await stall.bound('transaction begin', transactions.begin());
-          await stall.bound('transaction send', Promise.all(inTransaction.map(({ sink, values }) => sink.write(values))));
+          const sends: Promise<void>[] = [];
+          for (const { sink, values } of inTransaction) {
+            await yieldToLoop();
+            sends.push(handled(sink.write(values)));
+          }
+          await stall.bound('transaction send', Promise.all(sends));
+          await yieldToLoop();
           await stall.bound('transaction send', changelogs.send(transactions, encoded));
           if (stale() || halted.aborted) {
             await stall.bound('transaction abort', transactions.abort());
@@ -346,6 +357,15 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
  * meanwhile). Each attempt is bounded by the watchdog (an answer, even an error, is progress; no answer is a stall),
  * and the retries stop when the job has ended (`halted`), so a failed job leaves nothing running behind it.
  */
+/** Lets the job's loop run (poll, process) between a flush's synchronous steps, each of which encodes a whole batch. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The same promise, marked as handled now: it is awaited only after later yields, and must not count as unhandled meanwhile. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 async function writeWithRetry(
   sink: Sink<unknown>, values: unknown[], retry: StreamJobOptions<never, never>['retry'], metrics: Metrics, stall: StallWatchdog, halted: AbortSignal,
 ): Promise<void> {
