@@ -55,7 +55,12 @@ export interface JourneyOptions {
 /** History is kept for the longest look-back (7 days: X+O link, journey facts) plus slack for responses still waiting. */
 const HISTORY_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
-const POLICY_EVICT_EVERY_MS = 60_000;
+/**
+ * How far the watermark moves between evictions of the per-customer stores (contact policy: 24 h; histories: 7 days).
+ * Each eviction walks every customer, so it runs once per hour of event time, not per batch: entries stay at most
+ * that much past their horizon, and every read of them filters by time anyway.
+ */
+const POLICY_EVICT_EVERY_MS = 60 * 60_000;
 
 export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
   readonly name = 'journey';
