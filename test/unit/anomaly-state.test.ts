@@ -4,6 +4,7 @@ import { ANOMALY_STORE, AnomalyDetector } from '../../pipelines/cx/anomaly-detec
 import type { AnomalyConfig } from '../../pipelines/cx/anomaly-detector.ts';
 import type { StateChange } from '../../engine/state.ts';
 import type { SessionKpis, Signal } from '../../schemas/outputs.ts';
+import { compactedChangelog } from '../support/compacted-changelog.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-01-05T10:00:00.000Z');
@@ -23,18 +24,6 @@ function release(detector: AnomalyDetector, watermark: number): Signal[] {
   return signals;
 }
 
-/** What a restore reads back from the compacted changelog: the last value per key, per partition, deletes dropped. */
-function compacted(changes: readonly StateChange[]): Map<number, Map<string, unknown>> {
-  const partitions = new Map<number, Map<string, unknown>>();
-  for (const change of changes) {
-    let entries = partitions.get(change.partition);
-    if (!entries) partitions.set(change.partition, (entries = new Map()));
-    if (change.value === null) entries.delete(change.key);
-    else entries.set(change.key, JSON.parse(JSON.stringify(change.value)));
-  }
-  return partitions;
-}
-
 const EXPECTED_REASON =
   'The share of sessions with a checkout error for channel "web" was 60.0% (6 of 10) between 13:00 and 14:00 UTC, against a baseline of 10.0% (z = 5.3).';
 
@@ -51,7 +40,7 @@ describe('AnomalyDetector state', () => {
     expect(new Set(checkpoint.map((change) => change.partition))).toEqual(new Set([0, 1]));
 
     const restored = new AnomalyDetector(CONFIG);
-    for (const [partition, entries] of compacted(checkpoint)) restored.restore(partition, entries);
+    for (const [partition, entries] of compactedChangelog(checkpoint)) restored.restore(partition, entries);
     const empty = new AnomalyDetector(CONFIG);
 
     for (const detector of [uninterrupted, restored, empty]) hourOfSessions(detector, 3, 6);
@@ -73,7 +62,7 @@ describe('AnomalyDetector state', () => {
   it('a partition restored alone brings back only its own part (what a worker owning it continues with)', () => {
     const detector = new AnomalyDetector(CONFIG);
     hourOfSessions(detector, 0, 2); // errors in s0-0 (partition 0) and s0-1 (partition 1)
-    const parts = compacted(detector.changes());
+    const parts = compactedChangelog(detector.changes());
     const alone = new AnomalyDetector(CONFIG);
     alone.restore(1, parts.get(1)!);
     expect(alone.size).toBe(1);

@@ -3,23 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { hashId } from '../../engine/id-hash.ts';
 import { SeenSet } from '../../engine/seen-set.ts';
 import type { StateChange } from '../../engine/state.ts';
+import { compactedChangelog } from '../support/compacted-changelog.ts';
 
 const MINUTE = 60_000;
 
-/** What the changelog holds after these changes, per partition: last value per key, tombstones drop keys, values through JSON. */
-function compact(changes: readonly StateChange[]): Map<number, Map<string, unknown>> {
-  const partitions = new Map<number, Map<string, unknown>>();
-  for (const change of changes) {
-    let entries = partitions.get(change.partition);
-    if (!entries) partitions.set(change.partition, (entries = new Map()));
-    if (change.value === null) entries.delete(change.key);
-    else entries.set(change.key, JSON.parse(JSON.stringify(change.value)));
-  }
-  return partitions;
-}
-
 function restoreAll(set: SeenSet, changes: readonly StateChange[]): void {
-  for (const [partition, entries] of compact(changes)) set.restore(partition, entries);
+  for (const [partition, entries] of compactedChangelog(changes)) set.restore(partition, entries);
 }
 
 describe('hashId', () => {
@@ -129,8 +118,8 @@ describe('SeenSet', () => {
     // The restored set goes on checkpointing: new ids get fresh keys, and evicting everything tombstones every key it holds.
     restored.add('new', 100_000, 0);
     const more = restored.changes();
-    const held = new Set([...compact([...changelog, ...more]).values()].flatMap((entries) => [...entries.keys()]));
-    expect(more.filter((change) => change.key !== 'limit').every((change) => !compact(changelog).get(change.partition)?.has(change.key))).toBe(true);
+    const held = new Set([...compactedChangelog([...changelog, ...more]).values()].flatMap((entries) => [...entries.keys()]));
+    expect(more.filter((change) => change.key !== 'limit').every((change) => !compactedChangelog(changelog).get(change.partition)?.has(change.key))).toBe(true);
     restored.evict(Number.POSITIVE_INFINITY);
     const tombstoned = restored.changes().filter((change) => change.value === null).map((change) => change.key);
     expect(new Set(tombstoned)).toEqual(new Set([...held].filter((key) => key !== 'limit')));
