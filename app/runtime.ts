@@ -7,6 +7,7 @@ import { MetricsRecorder, runStreamJob, supervise } from '../engine/index.ts';
 import type { StreamJobResult } from '../engine/index.ts';
 import type { Log, LogProducer, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { MemoryLog } from '../log/memory.ts';
+import { partitionOf } from '../log/partitioner.ts';
 import { AnomalyDetector } from '../pipelines/cx/anomaly-detector.ts';
 import { PurchaseAttributionOperator } from '../pipelines/cx/purchase-attribution.ts';
 import { DEFAULT_RULES } from '../pipelines/cx/rules/default-rules.ts';
@@ -266,6 +267,7 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
         poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
         flush: { intervalMs: config.engine.flushIntervalMs, maxBufferedValues: config.engine.maxBufferedValues },
         stallTimeoutMs: config.engine.stallTimeoutMs,
+        partitioner: partitionOf,
         wallClock,
         metrics: runtime.metrics,
       });

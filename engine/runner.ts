@@ -1,7 +1,6 @@
 // Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, then one checkpoint transaction (changelogs + offsets).
 import type { Log, LogConsumer, LogRecord, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
-import { partitionOf } from '../log/partitioner.ts';
 import { Changelogs } from './changelog.ts';
 import type { Operator, OperatorContext, OutputMap, Outputs, Sink, SinkMap, StreamRecord } from './operator.ts';
 import type { Metrics } from './metrics.ts';
@@ -41,6 +40,11 @@ export interface StreamJobOptions<E, O extends OutputMap> {
    * checkpoint instead of hanging. Retries that get an answer (a sink that is down) are progress. Default 60 s.
    */
   stallTimeoutMs?: number;
+  /**
+   * The partition a key's records go to in a topic of `partitions` partitions (the transport's partitioner): tells
+   * operators where a key's state is checkpointed. Without it, operators are told nothing (`partitionOf` unset).
+   */
+  partitioner?: (key: string, partitions: number) => number;
   wallClock?: () => number;
   metrics?: Metrics;
   /** Told the input offsets each time they are committed (the composition root derives consumer lag from them). */
@@ -84,7 +88,8 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   const stall = new StallWatchdog({ job: options.name, timeoutMs: options.stallTimeoutMs ?? 60_000, metrics });
   const watermarks = new WatermarkTracker({ ...options.watermarks, wallClock });
   let inputPartitions = 1;
-  const context: OperatorContext = { wallClock, metrics, partitionOf: (key) => partitionOf(key, inputPartitions) };
+  const partitioner = options.partitioner;
+  const context: OperatorContext = partitioner ? { wallClock, metrics, partitionOf: (key) => partitioner(key, inputPartitions) } : { wallClock, metrics };
   const buffers = new Map<keyof O, unknown[]>();
   const emitted: Record<string, number> = {};
   let buffered = 0;

@@ -74,14 +74,29 @@ export class KeyedStateStore<V> implements StateStore {
   }
 }
 
-/** The changes of several stores: an operator's `snapshot` hook in one line. */
-export function snapshotStores(stores: readonly StateStore[]): StateChange[] {
-  return stores.flatMap((store) => store.changes());
-}
+/**
+ * The state hooks of an operator (`stateStores`, `snapshot`, `restore`, `reset`) for one whose state is a list of
+ * stores: a subclass names its stores, the engine checkpoints and restores them by name.
+ */
+export abstract class StoreBackedOperator {
+  /** The stores checkpointed to changelogs and restored on restart and rebalance. */
+  protected abstract stores(): readonly StateStore[];
 
-/** Routes restored entries to the store of that name: an operator's `restore` hook in one line. */
-export function restoreStore(stores: readonly StateStore[], name: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
-  const store = stores.find((candidate) => candidate.name === name);
-  if (!store) throw new Error(`restore: no state store named ${name}`);
-  store.restore(partition, entries);
+  get stateStores(): string[] {
+    return this.stores().map((store) => store.name);
+  }
+
+  snapshot(): StateChange[] {
+    return this.stores().flatMap((store) => store.changes());
+  }
+
+  restore(name: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
+    const store = this.stores().find((candidate) => candidate.name === name);
+    if (!store) throw new Error(`restore: no state store named ${name}`);
+    store.restore(partition, entries);
+  }
+
+  reset(): void {
+    for (const store of this.stores()) store.clear();
+  }
 }

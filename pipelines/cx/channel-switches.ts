@@ -1,10 +1,9 @@
 // Channel switches (CONTRACT §3, "tried online before calling"): a contact within 24 h after a session with help views or checkout errors; waiting contacts are a checkpointed state store.
-import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { ChannelSwitchRow } from '../../schemas/analytics-outputs.ts';
 import type { CxEventOf } from '../../schemas/events.ts';
 import type { CustomerJourneys } from './customer-journeys.ts';
 import { latestSessionBefore } from './customer-journeys.ts';
-import { PendingByCustomer } from './pending-by-customer.ts';
+import { PendingStore } from './pending-by-customer.ts';
 
 export const SWITCH_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -23,22 +22,16 @@ interface PendingContact {
  * at most 24 h before, and had help_views ≥ 1 or checkout_errors ≥ 1. One row per such contact.
  * State: the waiting contacts per customer, checkpointed in the customer's input partition.
  */
-export class ChannelSwitchDetector implements StateStore {
-  readonly #pending: PendingByCustomer<PendingContact>;
-
+export class ChannelSwitchDetector extends PendingStore<PendingContact> {
   constructor(
     private readonly sessionGapMs: number,
-    readonly name = 'journey-pending-contacts',
+    name = 'journey-pending-contacts',
   ) {
-    this.#pending = new PendingByCustomer(name);
-  }
-
-  get size(): number {
-    return this.#pending.size;
+    super(name);
   }
 
   add(event: CxEventOf<'contact'>, key: string, partition: number): void {
-    this.#pending.add(key, partition, {
+    this.pending.add(key, partition, {
       contact_event_id: event.event_id,
       customer_id: key,
       contacted_at: event.occurred_at,
@@ -49,7 +42,7 @@ export class ChannelSwitchDetector implements StateStore {
   }
 
   release(watermark: number, journeys: CustomerJourneys, emit: (row: ChannelSwitchRow) => void): void {
-    const due = this.#pending.takeDue((contact) => contact.contacted_at + this.sessionGapMs < watermark);
+    const due = this.pending.takeDue((contact) => contact.contacted_at + this.sessionGapMs < watermark);
     // Oldest first, so rows come out in event-time order whatever the arrival order.
     due.sort((a, b) => a.contacted_at - b.contacted_at || (a.contact_event_id < b.contact_event_id ? -1 : a.contact_event_id > b.contact_event_id ? 1 : 0));
     for (const contact of due) {
@@ -71,17 +64,5 @@ export class ChannelSwitchDetector implements StateStore {
         converted: session.converted,
       });
     }
-  }
-
-  changes(): StateChange[] {
-    return this.#pending.changes();
-  }
-
-  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
-    this.#pending.restore(partition, entries);
-  }
-
-  clear(): void {
-    this.#pending.clear();
   }
 }

@@ -1,10 +1,9 @@
 // The X+O link (CONTRACT §3): each survey response joined to the customer's most recent session that ended at or before it, within 7 days; waiting responses are a checkpointed state store.
-import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { FeedbackRow, NpsGroup, Sentiment } from '../../schemas/analytics-outputs.ts';
 import type { CxEventOf } from '../../schemas/events.ts';
 import type { CustomerJourneys } from './customer-journeys.ts';
 import { latestSessionBefore } from './customer-journeys.ts';
-import { PendingByCustomer } from './pending-by-customer.ts';
+import { PendingStore } from './pending-by-customer.ts';
 
 export const LINK_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -20,23 +19,17 @@ export function npsGroupOf(score: number): NpsGroup {
  * deterministic. Feedback rows therefore appear one session gap after the response.
  * State: the waiting responses per customer, checkpointed in the customer's input partition.
  */
-export class FeedbackLinker implements StateStore {
-  readonly #pending: PendingByCustomer<FeedbackRow>;
-
+export class FeedbackLinker extends PendingStore<FeedbackRow> {
   constructor(
     private readonly sessionGapMs: number,
-    readonly name = 'journey-pending-feedback',
+    name = 'journey-pending-feedback',
   ) {
-    this.#pending = new PendingByCustomer(name);
-  }
-
-  get size(): number {
-    return this.#pending.size;
+    super(name);
   }
 
   add(event: CxEventOf<'survey_response'>, key: string, sentiment: Sentiment | null, partition: number): void {
     const { properties } = event;
-    this.#pending.add(key, partition, {
+    this.pending.add(key, partition, {
       response_event_id: event.event_id,
       customer_id: key,
       responded_at: event.occurred_at,
@@ -61,7 +54,7 @@ export class FeedbackLinker implements StateStore {
 
   /** Links and hands out every response whose sessions are final at this watermark. */
   release(watermark: number, journeys: CustomerJourneys, emit: (row: FeedbackRow) => void): void {
-    const due = this.#pending.takeDue((row) => row.responded_at + this.sessionGapMs < watermark);
+    const due = this.pending.takeDue((row) => row.responded_at + this.sessionGapMs < watermark);
     // Oldest first, so rows come out in event-time order whatever the arrival order.
     due.sort((a, b) => a.responded_at - b.responded_at || (a.response_event_id < b.response_event_id ? -1 : a.response_event_id > b.response_event_id ? 1 : 0));
     for (const row of due) {
@@ -80,17 +73,5 @@ export class FeedbackLinker implements StateStore {
           : row,
       );
     }
-  }
-
-  changes(): StateChange[] {
-    return this.#pending.changes();
-  }
-
-  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
-    this.#pending.restore(partition, entries);
-  }
-
-  clear(): void {
-    this.#pending.clear();
   }
 }

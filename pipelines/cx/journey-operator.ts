@@ -1,7 +1,7 @@
 // The CX journey operator: dedups events, sessionises journeys in event time, fires rules inside the live session, links experience to sessions, rolls up KPIs.
 import type { Operator, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
-import type { StateChange, StateStore } from '../../engine/index.ts';
-import { SeenSet, SessionWindows, restoreStore, snapshotStores } from '../../engine/index.ts';
+import type { StateStore } from '../../engine/index.ts';
+import { SeenSet, SessionWindows, StoreBackedOperator } from '../../engine/index.ts';
 import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, Sentiment, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { isSessionEvent } from '../../schemas/events.ts';
@@ -62,7 +62,7 @@ const HISTORY_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
  */
 const POLICY_EVICT_EVERY_MS = 60 * 60_000;
 
-export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
+export class JourneyOperator extends StoreBackedOperator implements Operator<CxEvent, CxOutputs> {
   readonly name = 'journey';
   readonly #sessions: SessionWindows<CxEvent, SessionAccumulator>;
   readonly #seen: SeenSet;
@@ -77,6 +77,7 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
   #rollupLateReported = 0;
 
   constructor(private readonly options: JourneyOptions) {
+    super();
     const gap = options.sessionGapMs;
     this.#sessions = new SessionWindows({ name: 'journey-sessions', gapMs: gap }, sessionKpiAggregator);
     this.#seen = new SeenSet(options.dedupHorizonMs, 'journey-seen-ids');
@@ -223,28 +224,13 @@ export class JourneyOperator implements Operator<CxEvent, CxOutputs> {
   }
 
   /** The state checkpointed to changelogs and restored on restart and rebalance (engine/state.ts). */
-  #stores(): StateStore[] {
+  protected stores(): StateStore[] {
     const stores: StateStore[] = [this.#sessions, this.#seen, this.#policy, this.#signals, this.#journeys, this.#feedback, this.#switches, this.#rollup];
     // The anomaly detector's open buckets and baselines, per input partition (summed over the owned ones).
     if (this.options.anomalies) stores.push(this.options.anomalies);
     return stores;
   }
 
-  get stateStores(): string[] {
-    return this.#stores().map((store) => store.name);
-  }
-
-  snapshot(): StateChange[] {
-    return snapshotStores(this.#stores());
-  }
-
-  restore(store: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
-    restoreStore(this.#stores(), store, partition, entries);
-  }
-
-  reset(): void {
-    for (const store of this.#stores()) store.clear();
-  }
 
   gauges(): Record<string, number> {
     return {

@@ -61,3 +61,29 @@ export class PendingByCustomer<T> implements StateStore {
     this.#size = 0;
   }
 }
+
+/** A state store whose state is one `PendingByCustomer`: its size and store hooks delegate to it. */
+export abstract class PendingStore<T> implements StateStore {
+  protected readonly pending: PendingByCustomer<T>;
+
+  constructor(readonly name: string) {
+    this.pending = new PendingByCustomer(name);
+  }
+
+  /** Items waiting, over all customers. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  changes(): StateChange[] {
+    return this.pending.changes();
+  }
+
+  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
+    this.pending.restore(partition, entries);
+  }
+
+  clear(): void {
+    this.pending.clear();
+  }
+}

@@ -1,6 +1,6 @@
 // Touchpoints before purchase (CONTRACT §3): per purchase, the customer's ad impressions, email opens and clicks in the 7 days before it; state in checkpointed stores.
-import type { Operator, OperatorContext, Outputs, StateChange, StateStore, StreamRecord } from '../../engine/index.ts';
-import { KeyedStateStore, restoreStore, snapshotStores } from '../../engine/index.ts';
+import type { Operator, OperatorContext, Outputs, StateStore, StreamRecord } from '../../engine/index.ts';
+import { KeyedStateStore, StoreBackedOperator } from '../../engine/index.ts';
 import type { CxEvent, CxEventOf } from '../../schemas/events.ts';
 import type { CxOutputs } from './journey-operator.ts';
 import { PendingByCustomer } from './pending-by-customer.ts';
@@ -29,14 +29,16 @@ const isTouch = (event: CxEvent): event is CxEventOf<'ad_impression' | 'email_op
  * `maxTouchesPerCustomer`, the newest), and a touch with an event id already kept is a duplicate.
  * State: touches and waiting purchases per customer, checkpointed in the customer's input partition.
  */
-export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs> {
+export class PurchaseAttributionOperator extends StoreBackedOperator implements Operator<CxEvent, CxOutputs> {
   readonly name = 'purchase-attribution';
   /** Touches per customer in time order; purchases waiting for the watermark. */
   readonly #touches = new KeyedStateStore<Touch[]>('attribution-touches');
   readonly #pending = new PendingByCustomer<PendingPurchase>('attribution-pending-purchases');
   #evictedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: { maxTouchesPerCustomer?: number } = {}) {}
+  constructor(private readonly options: { maxTouchesPerCustomer?: number } = {}) {
+    super();
+  }
 
   process(records: readonly StreamRecord<CxEvent>[], _out: Outputs<CxOutputs>, context: OperatorContext): void {
     let taken = 0;
@@ -108,25 +110,10 @@ export class PurchaseAttributionOperator implements Operator<CxEvent, CxOutputs>
     };
   }
 
-  #stores(): StateStore[] {
+  protected stores(): StateStore[] {
     return [this.#touches, this.#pending];
   }
 
-  get stateStores(): string[] {
-    return this.#stores().map((store) => store.name);
-  }
-
-  snapshot(): StateChange[] {
-    return snapshotStores(this.#stores());
-  }
-
-  restore(store: string, partition: number, entries: ReadonlyMap<string, unknown>): void {
-    restoreStore(this.#stores(), store, partition, entries);
-  }
-
-  reset(): void {
-    for (const store of this.#stores()) store.clear();
-  }
 
   gauges(): Record<string, number> {
     return { attribution_customers: this.#touches.size, attribution_pending_purchases: this.#pending.size };

@@ -1,8 +1,7 @@
 // Holds fired signals until the watermark passes their triggered_at, then applies the contact policy in triggered_at order (higher priority first on ties); a checkpointed state store.
-import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { Signal } from '../../schemas/outputs.ts';
 import type { ContactPolicy } from './contact-policy.ts';
-import { PendingByCustomer } from './pending-by-customer.ts';
+import { PendingStore } from './pending-by-customer.ts';
 
 const bySignalOrder = (a: Signal, b: Signal) =>
   a.triggered_at - b.triggered_at || b.priority - a.priority || (a.signal_id < b.signal_id ? -1 : a.signal_id > b.signal_id ? 1 : 0);
@@ -14,40 +13,22 @@ const bySignalOrder = (a: Signal, b: Signal) =>
  * The cost is the out-of-orderness bound (5 s by default) of latency.
  * State: the waiting signals per customer, checkpointed in the customer's input partition.
  */
-export class SignalQueue implements StateStore {
-  readonly #pending: PendingByCustomer<Signal>;
-
+export class SignalQueue extends PendingStore<Signal> {
   constructor(
     private readonly policy: ContactPolicy,
-    readonly name = 'journey-signal-queue',
+    name = 'journey-signal-queue',
   ) {
-    this.#pending = new PendingByCustomer(name);
-  }
-
-  get size(): number {
-    return this.#pending.size;
+    super(name);
   }
 
   /** Queues a signal; `partition` is the input partition of its customer's records. */
   add(signal: Signal, partition: number): void {
-    this.#pending.add(signal.customer_id, partition, signal);
+    this.pending.add(signal.customer_id, partition, signal);
   }
 
   /** Decides and hands out every signal triggered before the watermark. */
   release(watermark: number, emittedAt: number, emit: (signal: Signal) => void): void {
-    const due = this.#pending.takeDue((signal) => signal.triggered_at < watermark).sort(bySignalOrder);
+    const due = this.pending.takeDue((signal) => signal.triggered_at < watermark).sort(bySignalOrder);
     for (const signal of due) emit(this.policy.apply({ ...signal, emitted_at: emittedAt }));
-  }
-
-  changes(): StateChange[] {
-    return this.#pending.changes();
-  }
-
-  restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
-    this.#pending.restore(partition, entries);
-  }
-
-  clear(): void {
-    this.#pending.clear();
   }
 }

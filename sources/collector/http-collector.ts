@@ -3,7 +3,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Metrics } from '../../engine/metrics.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { DeadLetter } from '../../schemas/outputs.ts';
 import { TouchstreamError } from '../../schemas/errors.ts';
@@ -14,13 +13,18 @@ import { collectorConfigSchema } from './config.ts';
 import type { Candidate, ItemResult } from './intake.ts';
 import { candidatesOf, intake, parseJsonBody } from './intake.ts';
 
+/** Where the collector counts requests, events and rejects (the composition root passes its Prometheus metrics). */
+export interface CollectorMetrics {
+  count(name: string, value: number, labels?: Record<string, string>): void;
+}
+
 
 export interface CollectorDependencies {
   /** Resolves once the log acknowledged every event (see sources/kafka/event-publisher.ts). */
   publisher: { publish(events: readonly CxEvent[]): Promise<void> };
   /** The runtime's dead-letter path (DLQ topic and rejected_events); resolves when both have them. */
   deadLetters(letters: readonly DeadLetter[]): Promise<void>;
-  metrics: Metrics;
+  metrics: CollectorMetrics;
   wallClock?: () => number;
 }
 

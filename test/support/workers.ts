@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseWriter } from '../../sinks/clickhouse/writer.ts';
+import { seededRandom } from '../../sources/generator/synthetic-day.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -72,18 +73,6 @@ export function startWorker(settings: WorkerSettings, id: string): Worker {
   };
 }
 
-/** A deterministic pseudo-random sequence (mulberry32). */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Journeys in compressed time: events 100–1,500 ms apart within a session (gap 2 s), sessions 3–5 s apart, some
  * carts, purchases, help views and duplicate sends. `startMs` shifts the whole phase. In event-time order.
@@ -93,7 +82,7 @@ export function random(seed: number): () => number {
 export function compressedJourneys(options: {
   prefix: string; eventPrefix: string; customers: number; sessionsPerCustomer: number; startMs: number; seed: number; experience?: boolean;
 }): Record<string, unknown>[] {
-  const next = random(options.seed);
+  const next = seededRandom(options.seed);
   const pick = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)]!;
   const events: Array<Record<string, unknown> & { time: number }> = [];
   let sequence = 0;
