@@ -8,15 +8,20 @@ import type { StateChange, StateStore } from './state.ts';
  * from the bucket's start in typed arrays (18 bytes per id); an open-addressing index (linear probing, 8 bytes a
  * slot, at most 80% full) finds an id's bucket and position. No object or string per id is kept.
  *
- * Eviction is exact in event time: an id is a duplicate only while its event time ≥ watermark − horizon (the
- * watermark of the last `evict`). Whole buckets behind that limit are dropped; in the bucket the limit falls into,
- * ids behind it are treated as gone at lookup.
+ * Eviction is exact in event time and per input partition: an id is a duplicate only while its event time ≥ its
+ * partition's watermark − horizon (the partition watermark handed in with that partition's records). So, like
+ * lateness, the answer depends on the partition's own contents, not on how fast other partitions are read, how
+ * they are spread over workers, or which of them idle; the global watermark would make it depend on all three (a
+ * worker whose other partitions ran an hour ahead forgot ids a lagging partition's duplicates still needed). A
+ * duplicate comes on its original's partition (the input is keyed), so only that partition's ids are compared.
+ * Whole buckets behind their partition's limit are dropped; in the bucket a limit falls into, ids behind it are
+ * treated as gone at lookup.
  *
  * Changelog: one record per bucket and checkpoint, not per id. The ids a bucket gained since the last checkpoint
  * are written once, as a chunk under the key `<bucket start>/<sequence>` (base64 of the hash and offset bytes
  * inside the JSON value, at most 8,192 ids a record); when the whole bucket is evicted each of its chunk keys gets
- * a tombstone. The key `limit` holds the eviction limit, so a restored set treats the ids of a partly evicted
- * bucket exactly as before. A record of the earlier format (key: the id, value: its event time) is read too.
+ * a tombstone. The key `limit` holds the partition's eviction limit, so a restored set treats the ids of a partly
+ * evicted bucket exactly as before. A record of the earlier format (key: the id, value: its event time) is read too.
  */
 const BUCKET_MS = 60_000; // offsets within a bucket fit a Uint16
 const MAX_IDS_PER_RECORD = 8192; // 8,192 × 18 bytes in base64 ≈ 200 KB: far below Kafka's 1 MB record limit
@@ -83,11 +88,12 @@ export class SeenSet implements StateStore {
   #slotPositions = new Int32Array(INITIAL_INDEX);
   #mask = INITIAL_INDEX - 1;
   #size = 0;
-  /** Ids with an event time below this are forgotten (watermark − horizon of the last evict). */
-  #limit = Number.NEGATIVE_INFINITY;
-  #limitChanged = false;
-  /** Partitions this set holds ids of (each gets the `limit` record). */
-  readonly #partitions = new Set<number>();
+  /** Per partition: ids with an event time below this are forgotten (its watermark − horizon). */
+  readonly #limits = new Map<number, number>();
+  /** Partitions whose limit moved since the last `changes()` (each gets a `limit` record). */
+  readonly #limitsChanged = new Set<number>();
+  /** A limit moved since the last `evict`: buckets may be due. */
+  #evictDue = false;
   readonly #dirty = new Set<IdBucket>();
   readonly #tombstones: Array<{ partition: number; key: string }> = [];
   readonly #hash = new Int32Array(4);
@@ -103,13 +109,18 @@ export class SeenSet implements StateStore {
     return this.#size;
   }
 
-  /** Records an id; answers false when it was already seen (a duplicate). */
-  add(id: string, eventTime: number, partition = 0): boolean {
+  /**
+   * Records an id; answers false when it was already seen (a duplicate). `partitionWatermark`, the watermark of the
+   * record's partition from before it, moves that partition's limit first.
+   */
+  add(id: string, eventTime: number, partition = 0, partitionWatermark = Number.NEGATIVE_INFINITY): boolean {
+    this.#raise(partition, partitionWatermark - this.horizonMs);
+    const limit = this.#limits.get(partition) ?? Number.NEGATIVE_INFINITY;
     // Already beyond the horizon: an uninterrupted run would forget it at once, so nothing is kept.
-    if (eventTime < this.#limit) return true;
+    if (eventTime < limit) return true;
     const hash = this.#hash;
     hashId(id, hash);
-    if (this.#contains(hash)) return false;
+    if (this.#contains(hash, partition, limit)) return false;
     const start = Math.floor(eventTime / BUCKET_MS) * BUCKET_MS;
     const bucket = this.#bucketFor(partition, start);
     const position = bucket.append(hash, 0, eventTime - start);
@@ -118,16 +129,21 @@ export class SeenSet implements StateStore {
     return true;
   }
 
-  /** Forgets ids whose event time is more than the horizon behind the watermark. */
-  evict(watermark: number): void {
-    const limit = watermark - this.horizonMs;
-    if (limit > this.#limit) {
-      this.#limit = limit;
-      this.#limitChanged = true;
+  /**
+   * Drops the buckets wholly behind their partition's limit. With `watermark`, every partition's limit first moves to
+   * at least `watermark` − horizon (time that passed for all of them, e.g. in tests); an operator passes none and lets
+   * each partition's own watermark decide.
+   */
+  evict(watermark?: number): void {
+    if (watermark !== undefined) for (const partition of this.#byPartition.keys()) this.#raise(partition, watermark - this.horizonMs);
+    if (!this.#evictDue) return;
+    this.#evictDue = false;
+    let kept = 0;
+    for (const bucket of this.#byStart) {
+      if (bucket.start + BUCKET_MS <= (this.#limits.get(bucket.partition) ?? Number.NEGATIVE_INFINITY)) this.#drop(bucket);
+      else this.#byStart[kept++] = bucket;
     }
-    let evicted = 0;
-    while (evicted < this.#byStart.length && this.#byStart[evicted]!.start + BUCKET_MS <= this.#limit) this.#drop(this.#byStart[evicted++]!);
-    if (evicted > 0) this.#byStart.splice(0, evicted);
+    this.#byStart.length = kept;
     if (this.#size * 8 < this.#mask + 1 && this.#mask + 1 > INITIAL_INDEX) this.#resize((this.#mask + 1) / 2);
   }
 
@@ -150,15 +166,15 @@ export class SeenSet implements StateStore {
     this.#dirty.clear();
     for (const { partition, key } of this.#tombstones) changes.push({ store: this.name, partition, key, value: null });
     this.#tombstones.length = 0;
-    if (this.#limitChanged && Number.isFinite(this.#limit)) {
-      for (const partition of this.#partitions) changes.push({ store: this.name, partition, key: LIMIT_KEY, value: { limit: this.#limit } });
+    for (const partition of this.#limitsChanged) {
+      const limit = this.#limits.get(partition)!;
+      if (Number.isFinite(limit)) changes.push({ store: this.name, partition, key: LIMIT_KEY, value: { limit } });
     }
-    this.#limitChanged = false;
+    this.#limitsChanged.clear();
     return changes;
   }
 
   restore(partition: number, entries: ReadonlyMap<string, unknown>): void {
-    this.#partitions.add(partition);
     const hash = this.#hash;
     for (const [key, value] of entries) {
       if (typeof value === 'number') {
@@ -171,9 +187,8 @@ export class SeenSet implements StateStore {
         continue;
       }
       if (key === LIMIT_KEY) {
-        const { limit } = value as { limit: number };
-        // Several partitions restored at once: forget no id any of them still remembered.
-        this.#limit = this.#limit === Number.NEGATIVE_INFINITY ? limit : Math.min(this.#limit, limit);
+        this.#raise(partition, (value as { limit: number }).limit);
+        this.#limitsChanged.delete(partition);
         continue;
       }
       const chunk = value as SavedChunk;
@@ -199,11 +214,19 @@ export class SeenSet implements StateStore {
     this.#slotPositions = new Int32Array(INITIAL_INDEX);
     this.#mask = INITIAL_INDEX - 1;
     this.#size = 0;
-    this.#limit = Number.NEGATIVE_INFINITY;
-    this.#limitChanged = false;
-    this.#partitions.clear();
+    this.#limits.clear();
+    this.#limitsChanged.clear();
+    this.#evictDue = false;
     this.#dirty.clear();
     this.#tombstones.length = 0;
+  }
+
+  /** Moves a partition's limit forward (never back). */
+  #raise(partition: number, limit: number): void {
+    if (!(limit > (this.#limits.get(partition) ?? Number.NEGATIVE_INFINITY))) return;
+    this.#limits.set(partition, limit);
+    this.#limitsChanged.add(partition);
+    this.#evictDue = true;
   }
 
   #markRestored(bucket: IdBucket, key: string, sequence: number): void {
@@ -220,7 +243,6 @@ export class SeenSet implements StateStore {
     if (!buckets) {
       buckets = new Map();
       this.#byPartition.set(partition, buckets);
-      this.#partitions.add(partition);
     }
     let bucket = buckets.get(start);
     if (!bucket) {
@@ -234,8 +256,8 @@ export class SeenSet implements StateStore {
     return bucket;
   }
 
-  /** True when the index holds this hash with an event time not behind the limit. */
-  #contains(hash: Int32Array): boolean {
+  /** True when the index holds this hash for this partition with an event time not behind `limit`. */
+  #contains(hash: Int32Array, partition: number, limit: number): boolean {
     const h0 = hash[0]!;
     const h1 = hash[1]!;
     const h2 = hash[2]!;
@@ -249,7 +271,7 @@ export class SeenSet implements StateStore {
       const at = position * 4;
       const hashes = bucket.hashes;
       // An id re-added after it expired has a second, newer entry: keep looking past the expired one.
-      if (hashes[at] === h0 && hashes[at + 1] === h1 && hashes[at + 2] === h2 && hashes[at + 3] === h3 && bucket.start + bucket.offsets[position]! >= this.#limit) return true;
+      if (hashes[at] === h0 && hashes[at + 1] === h1 && hashes[at + 2] === h2 && hashes[at + 3] === h3 && bucket.partition === partition && bucket.start + bucket.offsets[position]! >= limit) return true;
     }
   }
 

@@ -97,7 +97,7 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     let fired = 0;
     for (const record of records) {
       const event = record.value;
-      if (!this.#seen.add(event.event_id, record.eventTime, record.partition)) {
+      if (!this.#seen.add(event.event_id, record.eventTime, record.partition, record.partitionWatermark)) {
         duplicates++;
         continue;
       }
@@ -215,7 +215,7 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
       context.metrics.count('touchstream_rollup_late_total', this.#rollup.late - this.#rollupLateReported, { operator: this.name });
       this.#rollupLateReported = this.#rollup.late;
     }
-    this.#seen.evict(watermark);
+    this.#seen.evict(); // by each partition's own watermark (SeenSet), not this global one
     if (watermark - this.#policyEvictedAt >= POLICY_EVICT_EVERY_MS) {
       this.#policy.evict(watermark);
       this.#journeys.evict(watermark);

@@ -125,6 +125,41 @@ describe('SeenSet', () => {
     expect(new Set(tombstoned)).toEqual(new Set([...held].filter((key) => key !== 'limit')));
   });
 
+  it('forgets by each partition\'s own watermark: a partition an hour ahead does not make a lagging one forget its ids', () => {
+    const HOUR = 60 * MINUTE;
+    const seen = new SeenSet(HOUR, 'ids');
+    // Partition 1 is read an hour ahead of partition 0 (another worker's leftovers, or simply faster).
+    expect(seen.add('b-1', 2 * HOUR, 1, 2 * HOUR - 500)).toBe(true);
+    seen.evict();
+    expect(seen.add('a-1', 10_000, 0, 9_500)).toBe(true);
+    expect(seen.add('a-1', 10_000, 0, 9_500)).toBe(false); // partition 0's duplicate: still within its horizon
+    expect(seen.add('b-1', 2 * HOUR, 1, 2 * HOUR)).toBe(false);
+    // Partition 0's own time passing forgets its ids, exactly at the horizon.
+    expect(seen.add('a-2', HOUR + 10_000, 0, HOUR + 10_000)).toBe(true);
+    expect(seen.add('a-1', 10_000, 0, HOUR + 10_000)).toBe(false);
+    expect(seen.add('a-1', 10_000, 0, HOUR + 10_001)).toBe(true);
+    seen.evict();
+    expect(seen.changes().filter((change) => change.key === 'limit')).toEqual([
+      { store: 'ids', partition: 1, key: 'limit', value: { limit: HOUR } },
+      { store: 'ids', partition: 0, key: 'limit', value: { limit: 10_001 } },
+    ]);
+  });
+
+  it('restores each partition\'s limit to that partition only: one with no checkpoint yet keeps every id', () => {
+    const HOUR = 60 * MINUTE;
+    const earlier = new SeenSet(HOUR, 'ids');
+    earlier.add('b-1', 2 * HOUR, 1, 2 * HOUR - 500); // partition 1 checkpointed far ahead; partition 0 not at all
+    earlier.evict(2 * HOUR - 500);
+    const restored = new SeenSet(HOUR, 'ids');
+    restoreAll(restored, earlier.changes());
+    restored.restore(0, new Map());
+    // Found by the three-worker test: the restored set took partition 1's limit for every partition, and partition
+    // 0's duplicates, an hour behind it, were counted twice.
+    for (const id of ['a-1', 'a-2', 'a-3']) expect(restored.add(id, 10_000, 0, 9_000)).toBe(true);
+    for (const id of ['a-1', 'a-2', 'a-3']) expect(restored.add(id, 10_000, 0, 9_000)).toBe(false);
+    expect(restored.add('b-1', 2 * HOUR, 1, 2 * HOUR)).toBe(false);
+  });
+
   it('reads changelog records of the earlier format (one key per id, its event time as the value)', () => {
     const seen = new SeenSet(1000, 'ids');
     seen.restore(3, new Map<string, unknown>([['e1', 100], ['e2', 900]]));
