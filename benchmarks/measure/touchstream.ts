@@ -35,6 +35,9 @@ export interface ThroughputResult {
   /** CPU seconds of the measured processes (all workers), when they report it. */
   cpuSeconds?: number;
   maxRssBytes?: number;
+  /** touchstream only: seconds its loops waited for a checkpoint (backpressure), and checkpoints made (all workers). */
+  flushWaitSeconds?: number;
+  checkpoints?: number;
   sessions?: number;
   expectedSessions?: number;
 }
@@ -77,6 +80,8 @@ export async function measureTouchstream(spec: TouchstreamRunSpec): Promise<Thro
       eventsPerSecond: spec.records / seconds,
       cpuSeconds: results.reduce((sum, result) => sum + (result.cpuSeconds as number), 0),
       maxRssBytes: Math.max(...results.map((result) => result.maxRssBytes as number)),
+      flushWaitSeconds: results.reduce((sum, result) => sum + (result.flushWaitSeconds as number), 0),
+      checkpoints: results.reduce((sum, result) => sum + (result.checkpoints as number), 0),
       sessions,
     };
   } catch (error) {

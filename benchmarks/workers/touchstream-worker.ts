@@ -32,17 +32,29 @@ async function main(): Promise<void> {
   try {
     const result = await runPipeline(runtime, { signal: stop.signal });
     const cpu = process.cpuUsage(cpuBefore);
+    const metrics = runtime.metrics as PrometheusMetrics;
     say({
       event: 'result',
       records: result.records,
       emitted: result.emitted,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      // Where the loop waited for a checkpoint (backpressure) and how many it made: the harness reports them.
+      flushWaitSeconds: await metricTotal(metrics, 'touchstream_flush_wait_seconds_total'),
+      checkpoints: await metricTotal(metrics, 'touchstream_checkpoints_total'),
     });
   } finally {
     await runtime.close();
     await log.close();
   }
+}
+
+/** The sum of a metric's values over its labels (0 when it was never recorded). */
+async function metricTotal(metrics: PrometheusMetrics, name: string): Promise<number> {
+  const metric = metrics.registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values.reduce((sum, { value }) => sum + value, 0);
 }
 
 main().catch((error: unknown) => {
