@@ -40,6 +40,16 @@ describe('RowBinary rows', () => {
     expect(bytes.length).toBe(8 + 1 + 2 + 200);
   });
 
+  it('writes ASCII and non-ASCII strings of every length class with their UTF-8 byte length', () => {
+    const texts = ['', 'plain', 'abcdé', 'x'.repeat(100), `${'x'.repeat(99)}€`, `€${'x'.repeat(60)}`, 'y'.repeat(127)];
+    const columns: Column[] = [{ name: 'text', type: 'string' }];
+    for (const text of texts) {
+      const utf8 = Buffer.from(text, 'utf8');
+      const length = utf8.length < 0x80 ? [utf8.length] : [(utf8.length & 0x7f) | 0x80, utf8.length >> 7];
+      expect([...rowBinary(columns, 'legacy', [{ text }])]).toEqual([...length, ...utf8]);
+    }
+  });
+
   it('refuses values it would have to interpret, so the writer falls back to JSONEachRow', () => {
     expect(() => rowBinary(COLUMNS, 'legacy', [{ ...ROW, count: '258' }])).toThrow(UnencodableRow);
     expect(() => rowBinary(COLUMNS, 'legacy', [{ ...ROW, id: null }])).toThrow(UnencodableRow);
