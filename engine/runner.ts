@@ -1,4 +1,5 @@
 // Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, then one checkpoint transaction (changelogs + offsets).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Log, LogConsumer, LogRecord, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
 import { Changelogs } from './changelog.ts';
@@ -357,11 +358,6 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   }
 }
 
-/**
- * Writes to a sink outside the log, retrying retriable failures with backoff for as long as it takes (input waits
- * meanwhile). Each attempt is bounded by the watchdog (an answer, even an error, is progress; no answer is a stall),
- * and the retries stop when the job has ended (`halted`), so a failed job leaves nothing running behind it.
- */
 /** Lets the job's loop run (poll, process) between a flush's synchronous steps, each of which encodes a whole batch. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -371,6 +367,11 @@ function handled<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/**
+ * Writes to a sink outside the log, retrying retriable failures with backoff for as long as it takes (input waits
+ * meanwhile). Each attempt is bounded by the watchdog (an answer, even an error, is progress; no answer is a stall),
+ * and the retries stop when the job has ended (`halted`), so a failed job leaves nothing running behind it.
+ */
 async function writeWithRetry(
   sink: Sink<unknown>, values: unknown[], retry: StreamJobOptions<never, never>['retry'], metrics: Metrics, stall: StallWatchdog, halted: AbortSignal,
 ): Promise<void> {
@@ -383,15 +384,8 @@ async function writeWithRetry(
     } catch (error) {
       metrics.count('touchstream_sink_errors_total', 1, { sink: sink.name, retriable: String(isRetriable(error)) });
       if (!isRetriable(error) || error instanceof StallError) throw error;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, delay);
-        function done() {
-          clearTimeout(timer);
-          halted.removeEventListener('abort', done);
-          resolve();
-        }
-        halted.addEventListener('abort', done, { once: true });
-      });
+      // The backoff ends early when the job ends (the abort rejects; the loop condition then stops).
+      await sleep(delay, undefined, { signal: halted }).catch(() => {});
       delay = Math.min(maxDelay, delay * 2);
     }
   }

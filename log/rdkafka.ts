@@ -367,8 +367,6 @@ class Delivery {
 
 class RdkafkaProducer implements LogProducer {
   protected readonly producer: Producer;
-  /** When set, a send whose delivery reports are not all in after this long fails (retriable) instead of waiting on. */
-  protected deliveryTimeoutMs: number | undefined;
   release = (): void => {};
   #closed = false;
 
@@ -396,7 +394,7 @@ class RdkafkaProducer implements LogProducer {
         break;
       }
     }
-    await (this.deliveryTimeoutMs === undefined ? delivery.done : withDeadline(delivery.done, this.deliveryTimeoutMs, 'produce', `send to ${topic}`));
+    await delivery.done;
   }
 
   async close(): Promise<void> {
@@ -432,6 +430,8 @@ class RdkafkaTransactionalProducer extends RdkafkaProducer implements Transactio
    * process that cannot exit. Seen after a broker restart: sendOffsetsToTransaction unanswered for over 15 s.
    */
   #call: Promise<unknown> = Promise.resolve();
+  /** How long a send waits out a full librdkafka queue: every queued record is delivered or failed by then. */
+  readonly #queueWaitMs: number;
 
   constructor(
     producer: Producer,
@@ -439,8 +439,8 @@ class RdkafkaTransactionalProducer extends RdkafkaProducer implements Transactio
     transactionTimeoutMs: number,
   ) {
     super(producer);
-    // librdkafka caps message.timeout.ms at the transaction timeout: every report is due by then.
-    this.deliveryTimeoutMs = transactionTimeoutMs + DEADLINE_SLACK_MS;
+    // librdkafka caps message.timeout.ms at the transaction timeout: every record is settled by then.
+    this.#queueWaitMs = transactionTimeoutMs + DEADLINE_SLACK_MS;
   }
 
   /**
@@ -449,7 +449,7 @@ class RdkafkaTransactionalProducer extends RdkafkaProducer implements Transactio
    */
   override async send(topic: string, records: readonly ProduceRecord[]): Promise<void> {
     if (!this.#open) throw new LogError('produce', `send to ${topic}: no transaction is open`, false);
-    const deadline = Date.now() + (this.deliveryTimeoutMs ?? REQUEST_TIMEOUT_MS);
+    const deadline = Date.now() + this.#queueWaitMs;
     for (let index = 0; index < records.length; ) {
       const record = records[index]!;
       try {
@@ -500,13 +500,7 @@ class RdkafkaTransactionalProducer extends RdkafkaProducer implements Transactio
    */
   override async close(): Promise<void> {
     const call = this.#call;
-    const answered = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), CLOSE_CALL_WAIT_MS);
-      void call.then(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    const answered = await withDeadline(call.then(() => true), CLOSE_CALL_WAIT_MS, 'closed', 'close').catch(() => false);
     if (answered) await super.close();
     else void call.then(() => super.close());
   }
