@@ -34,6 +34,8 @@ export const benchOptionsSchema = z.object({
   latencySeconds: z.coerce.number().min(5).default(30),
   /** The latency run's rate as a share of the best single-worker touchstream rate measured before it. */
   latencyRateShare: z.coerce.number().gt(0).max(1).default(0.5),
+  /** A fixed rate for the latency run (events/s) instead of the share: to study latency without throughput runs. */
+  latencyRate: z.coerce.number().int().min(100).optional(),
   /** Live sessions the memory measurement holds, comma-separated. */
   memorySessions: z
     .string()

@@ -99,6 +99,7 @@ async function main(options: BenchOptions): Promise<void> {
     ['touchstream-kafkajs', 'touchstream-kafkajs', 'kafkajs', 1],
     ['touchstream-two-workers', 'touchstream-rdkafka-2-workers', 'rdkafka', 2],
   ];
+  const workerFlags = [...TOUCHSTREAM_NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [])];
   for (const [section, label, transport, workers] of touchstreamRuns) {
     if (!wants(section)) continue;
     log(`${label}: Avro in → Kafka out + ClickHouse (HTTP, 18.16)`);
@@ -106,7 +107,7 @@ async function main(options: BenchOptions): Promise<void> {
       await measureTouchstream({
         label, workers, transport, brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, inputTopic: avroTopic, records,
         partitions: options.partitions, expectedSessions: dataset.expectedSessions, dataDir, runId, timeoutMs,
-        nodeFlags: [...TOUCHSTREAM_NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [])],
+        nodeFlags: workerFlags,
       }),
     );
   }
@@ -114,10 +115,11 @@ async function main(options: BenchOptions): Promise<void> {
     const best = Math.max(
       ...['touchstream-rdkafka', 'touchstream-kafkajs'].map((label) => (results.throughput[label]?.ok ? results.throughput[label]!.eventsPerSecond : 0)),
     );
-    log(`event-to-signal latency at ${options.latencyRateShare} × ${Math.round(best)} events/s for ${options.latencySeconds} s`);
+    const rate = options.latencyRate ?? Math.round(best * options.latencyRateShare);
+    log(`event-to-signal latency at ${options.latencyRate ? 'a fixed rate of' : `${options.latencyRateShare} × ${Math.round(best)} =`} ${rate} events/s for ${options.latencySeconds} s`);
     results.latency = await measureLatency({
       brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir, runId, partitions: options.partitions, seed: options.seed + 1,
-      maxRate: best, rateShare: options.latencyRateShare, seconds: options.latencySeconds, log,
+      rate, seconds: options.latencySeconds, nodeFlags: workerFlags, log,
     });
   }
   if (wants('memory')) {
@@ -147,6 +149,7 @@ const program = new Command('bench')
   .option('--sections <list>', 'comma-separated subset of the measurements')
   .option('--latency-seconds <n>', 'seconds the latency run feeds events')
   .option('--latency-rate-share <x>', 'latency run rate as a share of the best touchstream rate')
+  .option('--latency-rate <n>', 'latency run rate in events/s (instead of the share)')
   .option('--memory-sessions <list>', 'live sessions for the state-size measurement')
   .option('--sink-rows <n>', 'rows per ClickHouse sink measurement')
   .option('--run-timeout-seconds <n>', 'limit per throughput run')

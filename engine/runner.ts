@@ -4,6 +4,7 @@ import type { Log, LogConsumer, LogRecord, PartitionOffset, ProduceRecord, Trans
 import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
 import { Changelogs } from './changelog.ts';
 import type { Operator, OperatorContext, OutputMap, Outputs, Sink, SinkMap, StreamRecord } from './operator.ts';
+import type { StateChange } from './state.ts';
 import type { Metrics } from './metrics.ts';
 import { noMetrics } from './metrics.ts';
 import { WatermarkTracker } from './watermarks.ts';
@@ -184,9 +185,10 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
 
   /**
    * Starts a checkpoint of everything processed so far. Synchronously it takes the output buffers, the offsets to
-   * commit, the appended-at times and the serialised state changes, so the checkpoint holds exactly the state as of
-   * now while the next batches are processed; then it writes, in the background, the sinks outside the log and the
-   * one transaction. Call only with no flush in flight (`settle` first).
+   * commit, the appended-at times and a copy of the state changes, so the checkpoint holds exactly the state as of
+   * now while the next batches are processed; then, in the background and in slices that leave the loop its turns,
+   * it serialises those changes, writes the sinks outside the log, and commits the one transaction. Call only with
+   * no flush in flight (`settle` first).
    */
   const startFlush = (): void => {
     if (stale()) return;
@@ -198,11 +200,11 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
     for (const [partition, next] of processed) {
       if (committed.get(partition) !== next) offsets.push({ topic: options.inputTopic, partition, offset: next });
     }
-    const changes = state && changelogs ? changelogs.collect(options.operators, watermarks) : [];
-    const encoded = state && changelogs ? changelogs.encode(changes) : null;
+    // The state as of now, copied (cheap); it is serialised in slices while the flush's sinks write.
+    const changes = state && changelogs ? changelogs.capture(changelogs.collect(options.operators, watermarks)) : [];
     lastFlush = wallClock();
     flushEnded = false;
-    inFlight = writeCheckpoint(flushBuffers, offsets, changes.length, encoded, appendTimes)
+    inFlight = writeCheckpoint(flushBuffers, offsets, changes, appendTimes)
       .catch((error: unknown) => {
         flushFailures.push(error);
       })
@@ -214,10 +216,11 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   const writeCheckpoint = async (
     flushBuffers: Map<keyof O, unknown[]>,
     offsets: PartitionOffset[],
-    changeCount: number,
-    encoded: ReadonlyMap<string, ProduceRecord[]> | null,
+    changes: readonly StateChange[],
     appendTimes: number[],
   ): Promise<void> => {
+    const changeCount = changes.length;
+    const encoding = state && changelogs ? handled(changelogs.encodeSliced(changes, ENCODE_SLICE_CHANGES, yieldToLoop)) : null;
     // 1. Sinks outside the log (ClickHouse): durable and idempotent (deterministic ids); retried while input waits.
     const writes: Promise<void>[] = [];
     const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
@@ -229,7 +232,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
           inTransaction.push({ sink, values });
           continue;
         }
-        // A sink encodes its whole batch before its first await: between sinks the loop takes its turn.
+        // Sinks encode their batches in slices too; between sinks the loop takes its turn.
         await yieldToLoop();
         writes.push(handled(writeWithRetry(sink, values, options.retry, metrics, stall, halted)));
       }
@@ -237,6 +240,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
     await Promise.all(writes);
     // The job ended meanwhile (a failure, a stall): its successor restores from the last commit; this one commits nothing.
     if (halted.aborted) return;
+    const encoded = await encoding;
     if (state && changelogs && encoded) {
       // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
       if (inTransaction.length > 0 || changeCount > 0 || offsets.length > 0) {
@@ -358,7 +362,10 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   }
 }
 
-/** Lets the job's loop run (poll, process) between a flush's synchronous steps, each of which encodes a whole batch. */
+/** Changelog records serialised between two turns of the event loop (a few ms of work). */
+const ENCODE_SLICE_CHANGES = 500;
+
+/** Lets the job's loop run (poll, process) between a flush's synchronous steps. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The same promise, marked as handled now: it is awaited only after later yields, and must not count as unhandled meanwhile. */

@@ -90,14 +90,15 @@ export async function measureLatency(options: {
   runId: string;
   partitions: number;
   seed: number;
-  maxRate: number;
-  rateShare: number;
+  /** Events/s to feed; 0 when no throughput was measured to derive it from. */
+  rate: number;
   seconds: number;
+  nodeFlags: readonly string[];
   log(message: string): void;
 }): Promise<LatencyResult> {
-  const rate = Math.max(100, Math.round(options.maxRate * options.rateShare));
+  const rate = options.rate;
   const empty: LatencyResult = { ok: false, rate, achievedRate: 0, events: 0, signals: 0, unmatched: 0, emittedAt: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }, onTopic: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN } };
-  if (!(options.maxRate > 0)) return { ...empty, error: 'no touchstream throughput measured in this run to derive the rate from' };
+  if (!(rate > 0)) return { ...empty, error: 'no touchstream throughput measured in this run to derive the rate from' };
   // A synthetic day sized to the run: ~19 events per customer; the feed is the day without its end markers.
   const dataset = buildDataset({ customers: Math.max(100, Math.ceil((rate * options.seconds) / 19)), seed: options.seed, partitions: options.partitions });
   const events = dataset.events.slice(0, Math.min(dataset.dayEvents, Math.round(rate * options.seconds)));

@@ -175,14 +175,51 @@ export function supportsRowBinary(columns: readonly Column[], dialect: DialectNa
  * would have to interpret (the writer then uses that path for the batch).
  */
 export function rowBinary(columns: readonly Column[], dialect: DialectName, rows: readonly Record<string, unknown>[]): Buffer {
-  const encoders = encodersOf(columns, dialect);
-  if (encoders === null) throw new UnencodableRow('a column type has no RowBinary form');
-  const out = new Output(Math.max(4096, rows.length * columns.length * 24));
-  const names = columns.map((column) => column.name);
-  const count = names.length;
-  for (let index = 0; index < rows.length; index++) {
-    const row = rows[index]!;
-    for (let column = 0; column < count; column++) encoders[column]!(out, row[names[column]!] ?? null);
+  const encoder = new RowBinaryEncoder(columns, dialect, rows.length);
+  encoder.add(rows, 0, rows.length);
+  return encoder.body();
+}
+
+/**
+ * The same body built `sliceRows` rows at a time, awaiting `pause` between slices: a large batch then never holds
+ * the event loop for longer than one slice (the rows must not change meanwhile; emitted values never do).
+ */
+export async function rowBinarySliced(
+  columns: readonly Column[], dialect: DialectName, rows: readonly Record<string, unknown>[], sliceRows: number, pause: () => Promise<void>,
+): Promise<Buffer> {
+  const encoder = new RowBinaryEncoder(columns, dialect, rows.length);
+  for (let from = 0; from < rows.length; from += sliceRows) {
+    if (from > 0) await pause();
+    encoder.add(rows, from, Math.min(rows.length, from + sliceRows));
   }
-  return out.buffer.subarray(0, out.offset);
+  return encoder.body();
+}
+
+class RowBinaryEncoder {
+  readonly #encoders: Encode[];
+  readonly #names: string[];
+  readonly #out: Output;
+
+  constructor(columns: readonly Column[], dialect: DialectName, rows: number) {
+    const encoders = encodersOf(columns, dialect);
+    if (encoders === null) throw new UnencodableRow('a column type has no RowBinary form');
+    this.#encoders = encoders;
+    this.#names = columns.map((column) => column.name);
+    this.#out = new Output(Math.max(4096, rows * columns.length * 24));
+  }
+
+  add(rows: readonly Record<string, unknown>[], from: number, to: number): void {
+    const encoders = this.#encoders;
+    const names = this.#names;
+    const out = this.#out;
+    const count = names.length;
+    for (let index = from; index < to; index++) {
+      const row = rows[index]!;
+      for (let column = 0; column < count; column++) encoders[column]!(out, row[names[column]!] ?? null);
+    }
+  }
+
+  body(): Buffer {
+    return this.#out.buffer.subarray(0, this.#out.offset);
+  }
 }

@@ -7,7 +7,7 @@ import type { ClickHouseConnection } from './connection.ts';
 import { asDataDirError } from './connection.ts';
 import type { Dialect } from './dialect.ts';
 import { DIALECTS } from './dialect.ts';
-import { rowBinary, supportsRowBinary, UnencodableRow } from './row-binary.ts';
+import { rowBinarySliced, supportsRowBinary, UnencodableRow } from './row-binary.ts';
 import type { TableSpec, ViewSpec } from './tables.ts';
 import { TABLES, VIEWS } from './tables.ts';
 
@@ -26,6 +26,10 @@ export interface ClickHouseWriterOptions {
 
 /** Server error codes worth retrying: overload, timeouts, network, too many parts. */
 const RETRIABLE_SERVER_CODES = new Set(['159', '164', '202', '209', '210', '241', '242', '252', '285', '319', '425', '999', '1000']);
+
+/** Rows encoded between two turns of the event loop (a few ms of work): a large insert must not stall processing. */
+const SLICE_ROWS = 1000;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class ClickHouseWriter {
   readonly client: ClickHouseClient;
@@ -84,7 +88,7 @@ export class ClickHouseWriter {
     if (this.connection.path === undefined && supportsRowBinary(table.columns, this.dialect.name)) {
       let body: Buffer | null = null;
       try {
-        body = rowBinary(table.columns, this.dialect.name, rows);
+        body = await rowBinarySliced(table.columns, this.dialect.name, rows, SLICE_ROWS, yieldToLoop);
       } catch (error) {
         if (!(error instanceof UnencodableRow)) throw error;
       }

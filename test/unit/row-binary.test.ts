@@ -1,6 +1,6 @@
 // Pins the RowBinary bytes the ClickHouse writer sends over HTTP, byte by byte, and when it falls back to JSONEachRow.
 import { describe, expect, it } from 'vitest';
-import { rowBinary, supportsRowBinary, UnencodableRow } from '../../sinks/clickhouse/row-binary.ts';
+import { rowBinary, rowBinarySliced, supportsRowBinary, UnencodableRow } from '../../sinks/clickhouse/row-binary.ts';
 import type { Column } from '../../sinks/clickhouse/tables.ts';
 
 const COLUMNS: Column[] = [
@@ -55,5 +55,13 @@ describe('RowBinary rows', () => {
     expect(() => rowBinary(COLUMNS, 'legacy', [{ ...ROW, id: null }])).toThrow(UnencodableRow);
     expect(() => rowBinary(COLUMNS, 'legacy', [{ ...ROW, amount: Number.NaN }])).toThrow(UnencodableRow);
     expect(supportsRowBinary([{ name: 'x', type: 'no_such_type' as never }], 'legacy')).toBe(false);
+  });
+
+  it('builds the same body in slices, a pause between slices (large inserts leave the event loop its turns)', async () => {
+    const rows = Array.from({ length: 2500 }, (_, index) => ({ ...ROW, id: `row-${index}`, count: index, ids: index % 2 ? [] : ['x'] }));
+    let pauses = 0;
+    const sliced = await rowBinarySliced(COLUMNS, 'modern', rows, 1000, async () => void pauses++);
+    expect(pauses).toBe(2);
+    expect(sliced.equals(rowBinary(COLUMNS, 'modern', rows))).toBe(true);
   });
 });
