@@ -28,7 +28,10 @@ export interface BenchResults {
   input: Record<string, unknown>;
   throughput: Record<string, ThroughputResult>;
   decode?: DecodeResult;
+  /** The synthetic day replayed fast: the engine's own latency. */
   latency?: LatencyResult;
+  /** Live traffic (event time = send time): adds the out-of-orderness bound the contact policy waits for. */
+  latencyLive?: LatencyResult;
   memory?: StateMemoryResult[];
   sinks?: SinkResult[];
   targets: TargetResult[];
@@ -60,21 +63,18 @@ export function targetsOf(results: BenchResults): TargetResult[] {
     ratioTarget('per-worker throughput vs Kafka Streams', touchstream, rate(results, 'kafka-streams'), 1),
     ratioTarget('per-worker throughput vs the kcat ceiling (same Avro topic)', touchstream, rate(results, 'kcat-avro'), 0.5),
   ];
-  const p99 = results.latency?.ok ? results.latency.emittedAt.p99 : null;
-  const fixedRate = results.options.latencyRate;
-  targets.push(
-    p99 === null
-      ? { target: 'p99 event-to-signal at half the max rate', measured: null, required: '≤ 50 ms', met: null, note: 'not measured in this run' }
-      : fixedRate !== undefined
-      ? { target: 'p99 event-to-signal at half the max rate', measured: p99, required: '≤ 50 ms', met: null, note: `not judged: fed at a fixed ${fixedRate} events/s (--latency-rate)` }
-      : {
-          target: 'p99 event-to-signal at half the max rate (emitted_at)',
-          measured: p99,
-          required: '≤ 50 ms',
-          met: p99 <= 50,
-          note: p99 <= 50 ? `met (${p99.toFixed(1)} ms)` : `short: ${p99.toFixed(1)} ms is ${(p99 / 50).toFixed(1)}× the limit`,
-        },
-  );
+  for (const [latency, clock] of [[results.latency, 'a replayed day'], [results.latencyLive, 'live traffic']] as const) {
+    const target = `p99 event-to-signal (emitted_at) at half the max rate, ${clock}`;
+    const p99 = latency?.ok ? latency.emittedAt.p99 : null;
+    const fixedRate = results.options.latencyRate;
+    targets.push(
+      p99 === null
+        ? { target, measured: null, required: '≤ 50 ms', met: null, note: 'not measured in this run' }
+        : fixedRate !== undefined
+          ? { target, measured: p99, required: '≤ 50 ms', met: null, note: `not judged: fed at a fixed ${fixedRate} events/s (--latency-rate)` }
+          : { target, measured: p99, required: '≤ 50 ms', met: p99 <= 50, note: p99 <= 50 ? `met (${p99.toFixed(1)} ms)` : `short: ${p99.toFixed(1)} ms is ${(p99 / 50).toFixed(1)}× the limit` },
+    );
+  }
   for (const memory of results.memory ?? []) {
     const bytes = memory.bytesPerSession;
     targets.push({
@@ -127,15 +127,16 @@ export function formatReport(results: BenchResults): string {
     lines.push('');
     lines.push(`Avro decode (one core): ${integer(results.decode.decoderPerSecond)} events/s through the event decoder, ${integer(results.decode.avroOnlyPerSecond)} events/s avsc alone (${results.decode.meanBytes.toFixed(0)} B/event)`);
   }
-  if (results.latency) {
-    const latency = results.latency;
-    lines.push('');
+  const latencies = [results.latency, results.latencyLive].filter((latency) => latency !== undefined);
+  if (latencies.length > 0) lines.push('');
+  for (const latency of latencies) {
+    const clock = latency.clock === 'live' ? 'live traffic' : 'a replayed day';
     lines.push(
       latency.ok
-        ? `event-to-signal at ${integer(latency.rate)} events/s (achieved ${integer(latency.achievedRate)}), ${latency.signals} signals: ` +
+        ? `event-to-signal, ${clock}, at ${integer(latency.rate)} events/s (achieved ${integer(latency.achievedRate)}), ${latency.signals} signals: ` +
             `emitted_at p50 ${latency.emittedAt.p50.toFixed(1)} ms, p99 ${latency.emittedAt.p99.toFixed(1)} ms, max ${latency.emittedAt.max.toFixed(1)} ms; ` +
             `on the signals topic p50 ${latency.onTopic.p50.toFixed(1)} ms, p99 ${latency.onTopic.p99.toFixed(1)} ms`
-        : `event-to-signal: FAILED: ${latency.error}`,
+        : `event-to-signal, ${clock}: FAILED: ${latency.error}`,
     );
   }
   if (results.memory?.length) {

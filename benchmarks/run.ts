@@ -10,6 +10,7 @@ import { measureKafkaStreams } from './measure/kafka-streams.ts';
 import { measureKafkajsPeer } from './measure/kafkajs-peer.ts';
 import { measureKcat } from './measure/kcat.ts';
 import { measureLatency } from './measure/latency.ts';
+import type { LatencyClock } from './measure/latency.ts';
 import { measureStateMemory } from './measure/state-memory.ts';
 import { measureSinks } from './measure/sinks.ts';
 import { measureTouchstream } from './measure/touchstream.ts';
@@ -117,10 +118,13 @@ async function main(options: BenchOptions): Promise<void> {
     );
     const rate = options.latencyRate ?? Math.round(best * options.latencyRateShare);
     log(`event-to-signal latency at ${options.latencyRate ? 'a fixed rate of' : `${options.latencyRateShare} × ${Math.round(best)} =`} ${rate} events/s for ${options.latencySeconds} s`);
-    results.latency = await measureLatency({
-      brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir, runId, partitions: options.partitions, seed: options.seed + 1,
-      rate, seconds: options.latencySeconds, nodeFlags: workerFlags, log,
-    });
+    const latencyRun = (clock: LatencyClock) =>
+      measureLatency({
+        brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir, runId, partitions: options.partitions, seed: options.seed + 1,
+        rate, seconds: options.latencySeconds, clock, nodeFlags: workerFlags, log,
+      });
+    results.latency = await latencyRun('day');
+    results.latencyLive = await latencyRun('live');
   }
   if (wants('memory')) {
     log(`state memory per live session at ${options.memorySessions.join(', ')} live sessions`);

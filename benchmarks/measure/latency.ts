@@ -1,4 +1,6 @@
 // Event-to-signal latency: a live touchstream worker fed at a fixed rate; each signal is matched to the produced event that triggered it.
+// Two clocks: a synthetic day replayed fast (event time runs ~3,000× the wall clock: the engine's own latency), and live
+// traffic (each event stamped with the wall time it is sent: what a consumer of the signals sees on a live stream).
 import { partitionOf, RdkafkaLog } from '../../log/index.ts';
 import { eventToAvro } from '../../schemas/avro.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
@@ -16,9 +18,13 @@ export interface Percentiles {
   max: number;
 }
 
+/** `day`: the day's own event times, replayed fast; `live`: each event's `occurred_at` is the wall time it is sent. */
+export type LatencyClock = 'day' | 'live';
+
 export interface LatencyResult {
   ok: boolean;
   error?: string;
+  clock: LatencyClock;
   /** The rate asked for and the rate the feeder achieved (events/s). */
   rate: number;
   achievedRate: number;
@@ -41,6 +47,11 @@ interface PartitionFeed {
 
 const TICK_MS = 5;
 const DRAIN_MS = 5_000;
+/**
+ * On the live clock a signal is released once the watermark passes its trigger, i.e. once events later by the
+ * out-of-orderness bound arrived: the feed goes on this long after the measured part, and what it triggers is not counted.
+ */
+const LIVE_TAIL_MS = OUT_OF_ORDERNESS_MS + 2_000;
 
 const percentiles = (values: number[]): Percentiles => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -93,25 +104,29 @@ export async function measureLatency(options: {
   /** Events/s to feed; 0 when no throughput was measured to derive it from. */
   rate: number;
   seconds: number;
+  clock: LatencyClock;
   nodeFlags: readonly string[];
   log(message: string): void;
 }): Promise<LatencyResult> {
   const rate = options.rate;
-  const empty: LatencyResult = { ok: false, rate, achievedRate: 0, events: 0, signals: 0, unmatched: 0, emittedAt: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }, onTopic: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN } };
+  const live = options.clock === 'live';
+  const empty: LatencyResult = { ok: false, clock: options.clock, rate, achievedRate: 0, events: 0, signals: 0, unmatched: 0, emittedAt: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }, onTopic: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN } };
   if (!(rate > 0)) return { ...empty, error: 'no touchstream throughput measured in this run to derive the rate from' };
   // A synthetic day sized to the run: ~19 events per customer; the feed is the day without its end markers.
-  const dataset = buildDataset({ customers: Math.max(100, Math.ceil((rate * options.seconds) / 19)), seed: options.seed, partitions: options.partitions });
-  const events = dataset.events.slice(0, Math.min(dataset.dayEvents, Math.round(rate * options.seconds)));
-  const topic = `bench.${options.runId}.latency.avro`;
-  const runtime = await openHarnessRuntime({ brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir: options.dataDir, avroTopic: topic, partitions: options.partitions, runId: `${options.runId}_latency` });
+  const feedSeconds = options.seconds + (live ? LIVE_TAIL_MS / 1000 : 0);
+  const dataset = buildDataset({ customers: Math.max(100, Math.ceil((rate * feedSeconds) / 19)), seed: options.seed, partitions: options.partitions });
+  const events = dataset.events.slice(0, Math.min(dataset.dayEvents, Math.round(rate * feedSeconds)));
+  const name = `latency_${options.clock}`;
+  const topic = `bench.${options.runId}.${name}.avro`;
+  const runtime = await openHarnessRuntime({ brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir: options.dataDir, avroTopic: topic, partitions: options.partitions, runId: `${options.runId}_${name}` });
   const signalsLog = new RdkafkaLog({ brokers: [options.brokers], clientId: 'bench-latency' });
   const received: Array<{ signal: Signal; at: number }> = [];
-  const database = `bench_${options.runId}_latency`;
+  const database = `bench_${options.runId}_${name}`;
   const args: WorkerArguments = {
     config: {
       dataDir: options.dataDir,
       transport: 'rdkafka',
-      kafka: { brokers: [options.brokers], groupId: `bench-${options.runId}-latency`, inputTopic: topic, partitions: options.partitions },
+      kafka: { brokers: [options.brokers], groupId: `bench-${options.runId}-${name}`, inputTopic: topic, partitions: options.partitions },
       clickhouse: { url: options.clickhouseUrl, dialect: 'legacy', database, compression: false /* the server is on this host */ },
       logLevel: 'warn',
     },
@@ -123,7 +138,7 @@ export async function measureLatency(options: {
   let reading = true;
   let reader: Promise<void> = Promise.resolve();
   try {
-    const signals = await signalsLog.consumer({ groupId: `bench-${options.runId}-latency-signals`, topics: [TOPICS.signals], start: 'latest' });
+    const signals = await signalsLog.consumer({ groupId: `bench-${options.runId}-${name}-signals`, topics: [TOPICS.signals], start: 'latest' });
     reader = (async () => {
       try {
         while (reading) {
@@ -151,8 +166,8 @@ export async function measureLatency(options: {
     while (sent < events.length) {
       const due = Math.min(events.length, Math.floor(((Date.now() - started) / 1000) * rate));
       if (due > sent) {
-        const batch: CxEvent[] = events.slice(sent, due);
         const wallTime = Date.now();
+        const batch: CxEvent[] = live ? events.slice(sent, due).map((event) => ({ ...event, occurred_at: wallTime })) : events.slice(sent, due);
         const records = batch.map((event) => {
           const key = sessionKeyOf(event);
           const feed = feeds[partitionOf(key, options.partitions)]!;
@@ -166,12 +181,14 @@ export async function measureLatency(options: {
       }
       await new Promise((resolve) => setTimeout(resolve, TICK_MS));
     }
-    const feedSeconds = (Date.now() - started) / 1000;
+    const fedSeconds = (Date.now() - started) / 1000;
     await Promise.all(sends);
     // Signals of the last sessions come as the worker catches up; give it a moment, then stop everything.
     const lastSeen = received.length;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
-    options.log(`  fed ${events.length} events in ${feedSeconds.toFixed(1)} s; ${received.length} signals on the topic (${received.length - lastSeen} after the feed ended)`);
+    options.log(`  ${options.clock} clock: fed ${events.length} events in ${fedSeconds.toFixed(1)} s; ${received.length} signals on the topic (${received.length - lastSeen} after the feed ended)`);
+    // Live: signals triggered in the tail are released only by later events; they are not part of the measurement.
+    const measuredUntil = live ? started + options.seconds * 1000 : Number.POSITIVE_INFINITY;
     const emittedAt: number[] = [];
     const onTopic: number[] = [];
     let unmatched = 0;
@@ -181,14 +198,16 @@ export async function measureLatency(options: {
         unmatched++;
         continue;
       }
+      if (trigger > measuredUntil) continue;
       emittedAt.push(signal.emitted_at - trigger);
       onTopic.push(at - trigger);
     }
-    if (emittedAt.length === 0) return { ...empty, events: events.length, achievedRate: events.length / feedSeconds, unmatched, error: 'no signal could be matched to its trigger' };
+    if (emittedAt.length === 0) return { ...empty, events: events.length, achievedRate: events.length / fedSeconds, unmatched, error: 'no signal could be matched to its trigger' };
     return {
       ok: true,
+      clock: options.clock,
       rate,
-      achievedRate: events.length / feedSeconds,
+      achievedRate: events.length / fedSeconds,
       events: events.length,
       signals: emittedAt.length,
       unmatched,
