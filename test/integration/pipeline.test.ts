@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
 import type { Runtime } from '../../app/runtime.ts';
 import { ingest, openRuntime, runPipeline } from '../../app/runtime.ts';
+import type { LogRecord } from '../../log/log.ts';
 import { partitionOf } from '../../log/partitioner.ts';
 import { TOPICS } from '../../schemas/outputs.ts';
+import type { DeadLetter } from '../../schemas/outputs.ts';
 import { ndjsonReplay } from '../../sources/replay/ndjson-replay.ts';
 import { requireEnvironment, runId, waitFor } from '../support/environment.ts';
 
@@ -174,12 +176,14 @@ describe.each([
       ['unknown_type', 'replay'],
     ].sort());
     const consumer = await runtime.log.consumer({ groupId: `it-dlq-${run}`, topics: [TOPICS.deadLetters], start: 'earliest' });
+    // The topic is shared with every earlier run on this broker: this run's letters may come in different polls.
+    const mine: DeadLetter[] = [];
     const letters = await waitFor(async () => {
       const records = [];
       for (let polls = 0; polls < 50; polls++) records.push(...(await consumer.poll(10_000, 200)));
       const decoded = await runtime.codecs.deadLetter.decodeBatch(records.map((record) => record.value));
-      const mine = decoded.flatMap((result) =>
-        result.ok && (String(result.value.source).includes(run) || (result.value.original as Buffer).toString().includes(run)) ? [result.value] : []);
+      mine.push(...decoded.flatMap((result) =>
+        result.ok && (String(result.value.source).includes(run) || (result.value.original as Buffer).toString().includes(run)) ? [result.value] : []));
       return mine.length >= 6 ? mine : undefined;
     }, 60_000, 'six dead letters on the DLQ topic');
     await consumer.close();
@@ -228,10 +232,10 @@ describe.each([
     expect(Number(signals[1]!.priority)).toBe(100);
 
     const consumer = await runtime.log.consumer({ groupId: `it-signals-${run}`, topics: [TOPICS.signals], start: 'earliest' });
+    // The topic is shared with every earlier run on this broker: this run's records may come in different polls.
+    const mine: LogRecord[] = [];
     const onTopic = await waitFor(async () => {
-      const records = [];
-      for (let polls = 0; polls < 20; polls++) records.push(...(await consumer.poll(10_000, 200)));
-      const mine = records.filter((record) => record.key?.toString().startsWith(run));
+      for (let polls = 0; polls < 20; polls++) mine.push(...(await consumer.poll(10_000, 200)).filter((record) => record.key?.toString().startsWith(run)));
       return mine.length >= 2 ? mine : undefined;
     }, 60_000, 'the cart reminder and the callback on touchstream.signals');
     await consumer.close();
