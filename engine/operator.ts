@@ -52,6 +52,9 @@ export interface Operator<E, O extends OutputMap> {
 }
 
 /** Where an output stream goes. `write` resolves once the batch is durable there. */
+/** Awaited between slices of a long synchronous job (see `Sink.write`). */
+export type Pace = () => Promise<void>;
+
 export interface Sink<T> {
   readonly name: string;
   /**
@@ -59,7 +62,12 @@ export interface Sink<T> {
    * the transaction with the changelogs and offsets, after every other sink is durable.
    */
   readonly transactional?: boolean;
-  write(batch: readonly T[]): Promise<void>;
+  /**
+   * Writes a batch. A sink that encodes a large batch in slices awaits `pace` between them: the engine yields to its
+   * event loop there while the job is live (events behind the flush are processed meanwhile), and resolves at once
+   * while it catches up on a backlog (the flush then finishes as early as it can). Without it, no pauses.
+   */
+  write(batch: readonly T[], pace?: Pace): Promise<void>;
   close?(): Promise<void>;
 }
 

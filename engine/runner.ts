@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Log, LogConsumer, LogRecord, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
 import { Changelogs } from './changelog.ts';
-import type { Operator, OperatorContext, OutputMap, Outputs, Sink, SinkMap, StreamRecord } from './operator.ts';
+import type { Operator, OperatorContext, OutputMap, Outputs, Pace, Sink, SinkMap, StreamRecord } from './operator.ts';
 import type { StateChange } from './state.ts';
 import type { Metrics } from './metrics.ts';
 import { noMetrics } from './metrics.ts';
@@ -117,6 +117,13 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   let lastWatermark = Number.NEGATIVE_INFINITY;
   let lastFlush = wallClock();
   let total = 0;
+  /**
+   * Whether the last poll came back full (a backlog): the flush's encoding then runs without pauses, to reach
+   * ClickHouse and the broker as early as it can; live, it yields to the loop between slices so that the events
+   * arriving meanwhile are not held up behind it (the latency tail).
+   */
+  let catchingUp = false;
+  const pace = (): Promise<void> => (catchingUp ? Promise.resolve() : yieldToLoop());
 
   /**
    * A new generation (the first assignment, or a rebalance): whatever happened since the last checkpoint is dropped,
@@ -220,7 +227,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
     appendTimes: number[],
   ): Promise<void> => {
     const changeCount = changes.length;
-    const encoding = state && changelogs ? handled(changelogs.encodeSliced(changes, ENCODE_SLICE_CHANGES, yieldToLoop)) : null;
+    const encoding = state && changelogs ? handled(changelogs.encodeSliced(changes, ENCODE_SLICE_CHANGES, pace)) : null;
     // 1. Sinks outside the log (ClickHouse): durable and idempotent (deterministic ids); retried while input waits.
     const writes: Promise<void>[] = [];
     const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
@@ -234,7 +241,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
         }
         // Sinks encode their batches in slices too; between sinks the loop takes its turn.
         await yieldToLoop();
-        writes.push(handled(writeWithRetry(sink, values, options.retry, metrics, stall, halted)));
+        writes.push(handled(writeWithRetry(sink, values, pace, options.retry, metrics, stall, halted)));
       }
     }
     await Promise.all(writes);
@@ -308,6 +315,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
         else watermarks.arrived(partition, offset, processed.get(partition) ?? 0, now);
       }
     }
+    catchingUp = records.length >= maxRecords;
     if (records.length > 0) {
       pendingAppendTimes.push(records[records.length >> 1]!.timestamp);
       total += records.length;
@@ -380,13 +388,13 @@ function handled<T>(promise: Promise<T>): Promise<T> {
  * and the retries stop when the job has ended (`halted`), so a failed job leaves nothing running behind it.
  */
 async function writeWithRetry(
-  sink: Sink<unknown>, values: unknown[], retry: StreamJobOptions<never, never>['retry'], metrics: Metrics, stall: StallWatchdog, halted: AbortSignal,
+  sink: Sink<unknown>, values: unknown[], pace: Pace, retry: StreamJobOptions<never, never>['retry'], metrics: Metrics, stall: StallWatchdog, halted: AbortSignal,
 ): Promise<void> {
   let delay = retry?.initialDelayMs ?? 100;
   const maxDelay = retry?.maxDelayMs ?? 5000;
   while (!halted.aborted) {
     try {
-      await stall.bound(`write ${sink.name}`, sink.write(values));
+      await stall.bound(`write ${sink.name}`, sink.write(values, pace));
       return;
     } catch (error) {
       metrics.count('touchstream_sink_errors_total', 1, { sink: sink.name, retriable: String(isRetriable(error)) });

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
-import type { ClickHouseWriter } from './writer.ts';
+import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
   CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
@@ -12,13 +12,13 @@ import {
 
 export interface TableSink<T> {
   readonly name: string;
-  write(batch: readonly T[]): Promise<void>;
+  write(batch: readonly T[], pace?: Pace): Promise<void>;
 }
 
 function tableSink<T>(writer: ClickHouseWriter, table: TableSpec, toRow: (value: T) => Record<string, unknown>): TableSink<T> {
   return {
     name: `clickhouse:${table.name}`,
-    write: (batch) => writer.insert(table, batch.map(toRow)),
+    write: (batch, pace) => writer.insert(table, batch.map(toRow), pace),
   };
 }
 

@@ -7,7 +7,7 @@ import type { ClickHouseConnection } from './connection.ts';
 import { asDataDirError } from './connection.ts';
 import type { Dialect } from './dialect.ts';
 import { DIALECTS } from './dialect.ts';
-import { rowBinarySliced, supportsRowBinary, UnencodableRow } from './row-binary.ts';
+import { rowBinary, rowBinarySliced, supportsRowBinary, UnencodableRow } from './row-binary.ts';
 import type { TableSpec, ViewSpec } from './tables.ts';
 import { TABLES, VIEWS } from './tables.ts';
 
@@ -27,9 +27,11 @@ export interface ClickHouseWriterOptions {
 /** Server error codes worth retrying: overload, timeouts, network, too many parts. */
 const RETRIABLE_SERVER_CODES = new Set(['159', '164', '202', '209', '210', '241', '242', '252', '285', '319', '425', '999', '1000']);
 
-/** Rows encoded between two turns of the event loop (a few ms of work): a large insert must not stall processing. */
+/** Rows encoded between two `pace` calls (a few ms of work): a large insert must not stall a live job's processing. */
 const SLICE_ROWS = 1000;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Awaited between slices of a large insert's encoding (the engine's pacing: a turn of its event loop, or nothing). */
+export type Pace = () => Promise<void>;
 
 export class ClickHouseWriter {
   readonly client: ClickHouseClient;
@@ -68,13 +70,14 @@ export class ClickHouseWriter {
    * Inserts rows whose keys are the table's column names; values are converted for the dialect here. Over HTTP the
    * body is RowBinary built straight into one Buffer (cheapest to build and for the server to parse); embedded chDB
    * takes JSONCompactEachRow (modern) text; JSONEachRow objects are the fallback for values RowBinary cannot carry.
+   * With `pace`, a RowBinary body is built 1,000 rows at a time, awaiting it between slices.
    */
-  async insert(table: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
+  async insert(table: TableSpec, rows: readonly Record<string, unknown>[], pace?: Pace): Promise<void> {
     if (rows.length === 0) return;
     const started = performance.now();
     const labels = { table: table.name };
     try {
-      await this.#insert(table, rows);
+      await this.#insert(table, rows, pace);
     } catch (error) {
       this.#metrics?.count('touchstream_clickhouse_insert_errors_total', 1, { ...labels, retriable: String((error as TouchstreamError).retriable === true) });
       throw error;
@@ -83,12 +86,12 @@ export class ClickHouseWriter {
     this.#metrics?.observe('touchstream_clickhouse_insert_seconds', (performance.now() - started) / 1000, labels);
   }
 
-  async #insert(table: TableSpec, rows: readonly Record<string, unknown>[]): Promise<void> {
+  async #insert(table: TableSpec, rows: readonly Record<string, unknown>[], pace: Pace | undefined): Promise<void> {
     const target = `\`${this.database}\`.\`${table.name}\``;
     if (this.connection.path === undefined && supportsRowBinary(table.columns, this.dialect.name)) {
       let body: Buffer | null = null;
       try {
-        body = await rowBinarySliced(table.columns, this.dialect.name, rows, SLICE_ROWS, yieldToLoop);
+        body = pace ? await rowBinarySliced(table.columns, this.dialect.name, rows, SLICE_ROWS, pace) : rowBinary(table.columns, this.dialect.name, rows);
       } catch (error) {
         if (!(error instanceof UnencodableRow)) throw error;
       }
