@@ -1,6 +1,6 @@
 // Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, then one checkpoint transaction (changelogs + offsets).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Log, LogConsumer, LogRecord, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
+import type { Log, LogConsumer, LogRecord, PartitionOffset, TransactionalProducer } from '../log/log.ts';
 import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
 import { Changelogs } from './changelog.ts';
 import type { Operator, OperatorContext, OutputMap, Outputs, Pace, Sink, SinkMap, StreamRecord } from './operator.ts';
@@ -193,9 +193,9 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   /**
    * Starts a checkpoint of everything processed so far. Synchronously it takes the output buffers, the offsets to
    * commit, the appended-at times and a copy of the state changes, so the checkpoint holds exactly the state as of
-   * now while the next batches are processed; then, in the background and in slices that leave the loop its turns,
-   * it serialises those changes, writes the sinks outside the log, and commits the one transaction. Call only with
-   * no flush in flight (`settle` first).
+   * now while the next batches are processed; then, in the background (in slices that leave a live loop its turns,
+   * see `pace`), it serialises those changes, writes the sinks outside the log, and commits the one transaction.
+   * Call only with no flush in flight (`settle` first).
    */
   const startFlush = (): void => {
     if (stale()) return;
@@ -370,7 +370,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
   }
 }
 
-/** Changelog records serialised between two turns of the event loop (a few ms of work). */
+/** Changelog records serialised between two `pace` calls (a few ms of work). */
 const ENCODE_SLICE_CHANGES = 500;
 
 /** Lets the job's loop run (poll, process) between a flush's synchronous steps. */
