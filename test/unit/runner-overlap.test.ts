@@ -1,4 +1,4 @@
-// The runner overlaps a checkpoint with processing: the next batch is processed while the previous checkpoint commits, and each checkpoint holds the state, offsets and outputs as of its own batch.
+// The runner overlaps a checkpoint with processing: the next batch is processed while the previous checkpoint commits, each checkpoint holds the state, offsets and outputs as of its own batch, and a live job processes between the slices of a flush.
 import { describe, expect, it } from 'vitest';
 import { runStreamJob } from '../../engine/runner.ts';
 import type { Operator } from '../../engine/operator.ts';
@@ -141,5 +141,64 @@ describe('runStreamJob with a checkpoint in flight', () => {
     expect(written[0]).toEqual([0]);
     expect(written[1]).toEqual([1, 2, 3]);
     expect(written.flat()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe('runStreamJob pacing a flush', () => {
+  /**
+   * One job whose first flush has a long encoding in slices (the sink awaits `pace` between them): a record arrives
+   * once the flush began. Answers whether the job processed that record before the encoding finished.
+   */
+  async function processedDuringEncoding(initialRecords: number): Promise<boolean> {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.createTopics([{ topic: 'input', partitions: 1 }]);
+    log.append('input', Array.from({ length: initialRecords }, (_, index) => ({ key: 'k', value: Buffer.from(`early-${index}`) })));
+    let lateProcessed = false;
+    const operator: Operator<string, Outputs> = {
+      name: 'pass',
+      process(batch, out) {
+        for (const record of batch) {
+          if (record.value === 'late') lateProcessed = true;
+          out.emit('counts', 1);
+        }
+      },
+      onWatermark() {},
+    };
+    let duringEncoding: boolean | undefined;
+    const sink = {
+      name: 'slices',
+      async write(_batch: readonly number[], pace?: () => Promise<void>) {
+        if (duringEncoding !== undefined) return;
+        // The late record comes from outside the flush (a turn of the event loop away), as from the broker.
+        setImmediate(() => log.append('input', [{ key: 'k', value: Buffer.from('late') }]));
+        const started = Date.now();
+        while (!lateProcessed && Date.now() - started < 1000) await pace!();
+        duringEncoding = lateProcessed;
+      },
+    };
+    await runStreamJob<string, Outputs>({
+      name: 'pacing',
+      consumer: await log.consumer({ groupId: 'grp', topics: ['input'] }),
+      inputTopic: 'input',
+      decode: async (records) => records.map((record) => ({ record, value: record.value.toString() })),
+      keyOf: () => 'k',
+      eventTimeOf: () => 1000,
+      operators: [operator],
+      sinks: { counts: sink },
+      watermarks: { outOfOrdernessMs: 0, idleTimeoutMs: 60_000 },
+      boundedBy: [{ topic: 'input', partition: 0, offset: initialRecords + 1 }],
+      poll: { maxRecords: 2, timeoutMs: 50 },
+      flush: { maxBufferedValues: 1, intervalMs: 60_000 },
+    });
+    expect(lateProcessed).toBe(true);
+    return duringEncoding!;
+  }
+
+  it('live (polls not full), the loop processes new records between the slices of a flush', async () => {
+    expect(await processedDuringEncoding(1)).toBe(true);
+  });
+
+  it('catching up (a full poll), the slices run back to back: the flush reaches its sinks as early as it can', async () => {
+    expect(await processedDuringEncoding(2)).toBe(false);
   });
 });
