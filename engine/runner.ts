@@ -322,7 +322,7 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
       metrics.count('touchstream_input_records_total', records.length, { job: options.name });
       const decoded = await stall.bound('decode', options.decode(records, out));
       const now = wallClock();
-      if (records.length >= maxRecords) watermarks.behind(now);
+      if (catchingUp) watermarks.behind(now);
       const batch: StreamRecord<E>[] = new Array(decoded.length);
       for (let index = 0; index < decoded.length; index++) {
         const { record, value } = decoded[index]!;
