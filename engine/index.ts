@@ -6,6 +6,7 @@ export * from './session-windows.ts';
 export * from './time-windows.ts';
 export * from './event-time-timers.ts';
 export * from './runner.ts';
+export * from './retry.ts';
 export * from './seen-set.ts';
 export * from './state.ts';
 export * from './supervisor.ts';

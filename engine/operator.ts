@@ -34,7 +34,14 @@ export interface Operator<E, O extends OutputMap> {
   readonly name: string;
   /** Processes a batch of records in input order. */
   process(records: readonly StreamRecord<E>[], out: Outputs<O>, context: OperatorContext): void;
-  /** Called when the global watermark advanced (Infinity at the end of bounded input). */
+  /**
+   * Called when one input partition's watermark advanced (Infinity at the end of bounded input), before
+   * `onWatermark`: per-key results (sessions, a customer's decisions) are decided on their own partition's time,
+   * never waiting for other partitions. Within a batch, each record's `partitionWatermark` is that time as of
+   * just before the record, so an operator that acts on it record by record is deterministic for any batching.
+   */
+  onPartitionWatermark?(partition: number, watermark: number, out: Outputs<O>, context: OperatorContext): void;
+  /** Called when the global watermark (the minimum over active partitions) advanced: aggregates across keys. */
   onWatermark(watermark: number, out: Outputs<O>, context: OperatorContext): void;
   /**
    * The names of the state stores the operator keeps. Each is checkpointed to the compacted topic

@@ -1,14 +1,13 @@
-// Runs a topology over a log consumer: poll → decode → operators → watermark → sinks, then one checkpoint transaction (changelogs + offsets).
-import { setTimeout as sleep } from 'node:timers/promises';
+// Runs a topology over a log consumer: the poll loop (poll → decode → operators → watermarks), checkpointing as it goes (engine/checkpointer.ts).
 import type { Log, LogConsumer, LogRecord, PartitionOffset, TransactionalProducer } from '../log/log.ts';
-import { isRetriable, TouchstreamError } from '../schemas/errors.ts';
 import { Changelogs } from './changelog.ts';
-import type { Operator, OperatorContext, OutputMap, Outputs, Pace, Sink, SinkMap, StreamRecord } from './operator.ts';
-import type { StateChange } from './state.ts';
+import { Checkpointer, yieldToLoop } from './checkpointer.ts';
+import type { Operator, OperatorContext, OutputMap, Outputs, SinkMap, StreamRecord } from './operator.ts';
 import type { Metrics } from './metrics.ts';
 import { noMetrics } from './metrics.ts';
+import type { RetryOptions } from './retry.ts';
 import { WatermarkTracker } from './watermarks.ts';
-import { StallError, StallWatchdog } from './stall-watchdog.ts';
+import { StallWatchdog } from './stall-watchdog.ts';
 import type { WatermarkOptions } from './watermarks.ts';
 
 export interface Decoded<E> {
@@ -32,10 +31,13 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   /** Bounded input: stop once every partition reached these offsets; the watermark then goes to infinity. */
   boundedBy?: readonly PartitionOffset[];
   poll?: { maxRecords?: number; timeoutMs?: number };
-  /** Outputs are flushed to sinks (and offsets committed) at this many buffered values or this interval. */
-  flush?: { maxBufferedValues?: number; intervalMs?: number };
+  /**
+   * Outputs are flushed to sinks (and offsets committed) at this many buffered values or this interval; while a
+   * value of an `urgent` output (signals) is buffered and the job is live, within `urgentIntervalMs` (default 20).
+   */
+  flush?: { maxBufferedValues?: number; intervalMs?: number; urgent?: readonly (keyof O)[]; urgentIntervalMs?: number };
   /** Backoff for retriable sink errors; the batch stays buffered and input is not polled meanwhile. */
-  retry?: { initialDelayMs?: number; maxDelayMs?: number };
+  retry?: RetryOptions;
   /**
    * Watchdog: one external step (a poll, a sink write attempt, a transaction call, a restore) still pending after
    * this long fails the job with a retriable `engine_stalled` error, so a supervisor restarts it from the last
@@ -74,38 +76,28 @@ export interface StreamJobResult {
 export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>): Promise<StreamJobResult> {
   const halt = new AbortController();
   try {
-    return await runJob(options, halt.signal);
+    return await pollLoop(options, halt.signal);
   } finally {
     halt.abort();
   }
 }
 
-async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, halted: AbortSignal): Promise<StreamJobResult> {
+/** Shortest poll wait while a checkpoint is due but cannot start yet (one in flight): the loop checks back soon. */
+const DUE_POLL_MS = 5;
+
+/** The poll loop: reads, processes and moves time; the checkpointer commits behind it. */
+async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>, halted: AbortSignal): Promise<StreamJobResult> {
   const wallClock = options.wallClock ?? Date.now;
   const metrics = options.metrics ?? noMetrics;
   const maxRecords = options.poll?.maxRecords ?? 10_000;
   const pollTimeoutMs = options.poll?.timeoutMs ?? 200;
-  const maxBuffered = options.flush?.maxBufferedValues ?? 50_000;
-  const flushIntervalMs = options.flush?.intervalMs ?? 1000;
   const stall = new StallWatchdog({ job: options.name, timeoutMs: options.stallTimeoutMs ?? 60_000, metrics });
   const watermarks = new WatermarkTracker({ ...options.watermarks, wallClock });
   let inputPartitions = 1;
   const partitioner = options.partitioner;
   const context: OperatorContext = partitioner ? { wallClock, metrics, partitionOf: (key) => partitioner(key, inputPartitions) } : { wallClock, metrics };
-  const buffers = new Map<keyof O, unknown[]>();
-  const emitted: Record<string, number> = {};
-  let buffered = 0;
-  const out: Outputs<O> = {
-    emit(output, value) {
-      let buffer = buffers.get(output);
-      if (!buffer) buffers.set(output, (buffer = []));
-      buffer.push(value);
-      buffered++;
-    },
-  };
   /** Next offset to read per partition of the input topic, for what has been processed. */
   const processed = new Map<number, number>();
-  const committed = new Map<number, number>();
   const end = options.boundedBy ? new Map(options.boundedBy.filter((p) => p.offset > 0).map((p) => [p.partition, p.offset])) : null;
   const state = options.state;
   const changelogs = state ? new Changelogs(state.log, state.changelogPrefix, options.operators) : null;
@@ -114,16 +106,36 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
     await changelogs.createTopics(inputPartitions);
   }
   let generation: number | null = null;
-  let lastWatermark = Number.NEGATIVE_INFINITY;
-  let lastFlush = wallClock();
-  let total = 0;
   /**
-   * Whether the last poll came back full (a backlog): the flush's encoding then runs without pauses, to reach
-   * ClickHouse and the broker as early as it can; live, it yields to the loop between slices so that the events
-   * arriving meanwhile are not held up behind it (the latency tail).
+   * Whether the last poll came back full (a backlog): the flush's encoding then runs without pauses, to reach the
+   * broker as early as it can, and urgent outputs wait for the interval like the rest (their events are old
+   * already); live, the flush yields to the loop between slices so that the events arriving meanwhile are not held
+   * up behind it (the latency tail), and signals are committed within the urgent interval.
    */
   let catchingUp = false;
-  const pace = (): Promise<void> => (catchingUp ? Promise.resolve() : yieldToLoop());
+  const checkpointer = new Checkpointer<O>({
+    job: options.name,
+    inputTopic: options.inputTopic,
+    consumer: options.consumer,
+    sinks: options.sinks,
+    operators: options.operators as readonly Operator<never, O>[],
+    watermarks,
+    state: state && changelogs ? { changelogs, transactions: state.transactions } : null,
+    intervalMs: options.flush?.intervalMs ?? 1000,
+    maxBufferedValues: options.flush?.maxBufferedValues ?? 50_000,
+    urgent: { outputs: new Set(options.flush?.urgent ?? []), intervalMs: options.flush?.urgentIntervalMs ?? 20 },
+    ...(options.retry ? { retry: options.retry } : {}),
+    metrics,
+    stall,
+    halted,
+    wallClock,
+    // A rebalance since the records were processed: their work is redone from the committed offsets, not committed.
+    stale: () => generation !== null && options.consumer.generation() !== generation,
+    pace: () => (catchingUp ? Promise.resolve() : yieldToLoop()),
+    ...(options.onCommit ? { onCommit: options.onCommit } : {}),
+  });
+  const out = checkpointer.out;
+  const time = new EventTime(options.operators, watermarks, out, context);
 
   /**
    * A new generation (the first assignment, or a rebalance): whatever happened since the last checkpoint is dropped,
@@ -131,14 +143,11 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
    * comes back from the changelogs, consistent with those offsets because both were committed in one transaction.
    */
   const rebalanced = async () => {
-    pendingAppendTimes.length = 0;
-    buffers.clear();
-    buffered = 0;
+    checkpointer.reset();
     processed.clear();
-    committed.clear();
     watermarks.reset();
+    time.reset();
     for (const operator of options.operators) operator.reset?.();
-    lastWatermark = Number.NEGATIVE_INFINITY;
     const partitions = options.consumer
       .assignment()
       .filter((tp) => tp.topic === options.inputTopic)
@@ -161,147 +170,45 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
     return true;
   };
 
-  /** A rebalance since the records were processed: their work is redone from the committed offsets, not committed. */
-  const stale = () => generation !== null && options.consumer.generation() !== generation;
-
-  /** Log append time (median record) of each poll batch whose outputs are not durable yet. */
-  const pendingAppendTimes: number[] = [];
-
-  /**
-   * The flush in flight (at most one): its outputs, state changes and offsets were captured when it started, so
-   * processing goes on meanwhile; it never rejects, a failure is kept in `flushFailures` and thrown by the loop.
-   */
-  let inFlight: Promise<void> | null = null;
-  /** Whether the flush in flight has ended (`settle` then returns at once). */
-  let flushEnded = true;
-  const flushFailures: unknown[] = [];
-
-  /** Waits for the flush in flight (backpressure) and throws its failure; answers how long it waited. */
-  const settle = async (): Promise<number> => {
-    let waited = 0;
-    if (inFlight) {
-      const started = wallClock();
-      await inFlight;
-      inFlight = null;
-      waited = wallClock() - started;
-      metrics.count('touchstream_flush_wait_seconds_total', waited / 1000, { job: options.name });
+  /** Hands a polled batch to the operators, each record with its partition's watermark from before it. */
+  const processBatch = async (records: LogRecord[]) => {
+    checkpointer.noteAppended(records[records.length >> 1]!.timestamp);
+    metrics.count('touchstream_input_records_total', records.length, { job: options.name });
+    const decoded = await stall.bound('decode', options.decode(records, out));
+    const now = wallClock();
+    if (catchingUp) watermarks.behind(now);
+    const batch: StreamRecord<E>[] = new Array(decoded.length);
+    for (let index = 0; index < decoded.length; index++) {
+      const { record, value } = decoded[index]!;
+      const eventTime = options.eventTimeOf(value);
+      batch[index] = {
+        value,
+        key: options.keyOf(value),
+        eventTime,
+        partition: record.partition,
+        offset: record.offset,
+        partitionWatermark: watermarks.observe(record.partition, eventTime, now),
+      };
     }
-    if (flushFailures.length > 0) throw flushFailures[0];
-    return waited;
+    for (const record of records) {
+      if (record.topic === options.inputTopic) processed.set(record.partition, record.offset + 1);
+    }
+    for (const operator of options.operators) operator.process(batch, out, context);
   };
 
-  /**
-   * Starts a checkpoint of everything processed so far. Synchronously it takes the output buffers, the offsets to
-   * commit, the appended-at times and a copy of the state changes, so the checkpoint holds exactly the state as of
-   * now while the next batches are processed; then, in the background (in slices that leave a live loop its turns,
-   * see `pace`), it serialises those changes, writes the sinks outside the log, and commits the one transaction.
-   * Call only with no flush in flight (`settle` first).
-   */
-  const startFlush = (): void => {
-    if (stale()) return;
-    const flushBuffers = new Map(buffers);
-    buffers.clear();
-    buffered = 0;
-    const appendTimes = pendingAppendTimes.splice(0);
-    const offsets: PartitionOffset[] = [];
-    for (const [partition, next] of processed) {
-      if (committed.get(partition) !== next) offsets.push({ topic: options.inputTopic, partition, offset: next });
-    }
-    // The state as of now, copied (cheap); it is serialised in slices while the flush's sinks write.
-    const changes = state && changelogs ? changelogs.capture(changelogs.collect(options.operators, watermarks)) : [];
-    lastFlush = wallClock();
-    flushEnded = false;
-    inFlight = writeCheckpoint(flushBuffers, offsets, changes, appendTimes)
-      .catch((error: unknown) => {
-        flushFailures.push(error);
-      })
-      .finally(() => {
-        flushEnded = true;
-      });
-  };
-
-  const writeCheckpoint = async (
-    flushBuffers: Map<keyof O, unknown[]>,
-    offsets: PartitionOffset[],
-    changes: readonly StateChange[],
-    appendTimes: number[],
-  ): Promise<void> => {
-    const changeCount = changes.length;
-    const encoding = state && changelogs ? handled(changelogs.encodeSliced(changes, ENCODE_SLICE_CHANGES, pace)) : null;
-    // 1. Sinks outside the log (ClickHouse): durable and idempotent (deterministic ids); retried while input waits.
-    const writes: Promise<void>[] = [];
-    const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
-    for (const [output, values] of flushBuffers) {
-      if (values.length === 0) continue;
-      const target = options.sinks[output];
-      for (const sink of (Array.isArray(target) ? target : [target]) as Sink<unknown>[]) {
-        if (state && sink.transactional) {
-          inTransaction.push({ sink, values });
-          continue;
-        }
-        // Sinks encode their batches in slices too; between sinks the loop takes its turn.
-        await yieldToLoop();
-        writes.push(handled(writeWithRetry(sink, values, pace, options.retry, metrics, stall, halted)));
-      }
-    }
-    await Promise.all(writes);
-    // The job ended meanwhile (a failure, a stall): its successor restores from the last commit; this one commits nothing.
-    if (halted.aborted) return;
-    const encoded = await encoding;
-    if (state && changelogs && encoded) {
-      // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
-      if (inTransaction.length > 0 || changeCount > 0 || offsets.length > 0) {
-        const transactions = state.transactions;
-        try {
-          await stall.bound('transaction begin', transactions.begin());
-          const sends: Promise<void>[] = [];
-          for (const { sink, values } of inTransaction) {
-            await yieldToLoop();
-            sends.push(handled(sink.write(values)));
-          }
-          await stall.bound('transaction send', Promise.all(sends));
-          await yieldToLoop();
-          await stall.bound('transaction send', changelogs.send(transactions, encoded));
-          if (stale() || halted.aborted) {
-            await stall.bound('transaction abort', transactions.abort());
-            return;
-          }
-          await stall.bound('transaction commit', transactions.commit(options.consumer, offsets));
-        } catch (error) {
-          await stall.bound('transaction abort', transactions.abort()).catch(() => {});
-          // A rebalance meanwhile: the new generation restores from what is committed, whichever way this ended.
-          if (stale()) return;
-          metrics.count('touchstream_checkpoint_failures_total', 1, { job: options.name });
-          if (error instanceof StallError) throw error;
-          // The in-memory state is ahead of what is committed now: only a restart (restore + re-read) is consistent.
-          throw new TouchstreamError('checkpoint_failed', `checkpoint of ${options.name} failed: ${(error as Error).message}`, true, { cause: error });
-        }
-        metrics.count('touchstream_checkpoints_total', 1, { job: options.name });
-        metrics.count('touchstream_state_changes_total', changeCount, { job: options.name });
-      }
-    } else if (offsets.length > 0) {
-      if (stale()) return;
-      await stall.bound('offset commit', options.consumer.commit(offsets));
-    }
-    for (const { partition, offset } of offsets) committed.set(partition, offset);
-    if (offsets.length > 0) options.onCommit?.(offsets);
-    // Input-to-durable latency: from when each poll batch was appended to the log to now, when its outputs are durable.
-    const durableAt = wallClock();
-    for (const appendedAt of appendTimes) metrics.observe('touchstream_event_to_output_seconds', Math.max(0, durableAt - appendedAt) / 1000, { job: options.name });
-    for (const [output, values] of flushBuffers) {
-      emitted[output as string] = (emitted[output as string] ?? 0) + values.length;
-      metrics.count('touchstream_output_values_total', values.length, { job: options.name, output: String(output) });
-    }
-  };
-
+  let total = 0;
   while (true) {
-    if (flushFailures.length > 0) throw flushFailures[0];
+    checkpointer.throwIfFailed();
     const stopping = options.signal?.aborted ?? false;
-    const records = stopping ? [] : await stall.bound('poll', options.consumer.poll(maxRecords, end && reachedEnd() ? 0 : pollTimeoutMs), stall.timeoutMs + pollTimeoutMs);
+    // A checkpoint that falls due (an urgent signal) ends the wait for records; one that cannot start yet (a flush
+    // in flight) is checked back on shortly.
+    const dueIn = checkpointer.dueIn(wallClock(), !catchingUp);
+    const timeoutMs = end && reachedEnd() ? 0 : dueIn > 0 ? Math.min(pollTimeoutMs, dueIn) : checkpointer.flushEnded ? 0 : DUE_POLL_MS;
+    const records = stopping ? [] : await stall.bound('poll', options.consumer.poll(maxRecords, timeoutMs), stall.timeoutMs + pollTimeoutMs);
     const current = options.consumer.generation();
     if (current !== generation) {
       // The flush in flight ends first (it sees the new generation and aborts, unless it committed already).
-      await settle();
+      await checkpointer.settle();
       await rebalanced();
       generation = current;
     }
@@ -317,91 +224,72 @@ async function runJob<E, O extends OutputMap>(options: StreamJobOptions<E, O>, h
     }
     catchingUp = records.length >= maxRecords;
     if (records.length > 0) {
-      pendingAppendTimes.push(records[records.length >> 1]!.timestamp);
       total += records.length;
-      metrics.count('touchstream_input_records_total', records.length, { job: options.name });
-      const decoded = await stall.bound('decode', options.decode(records, out));
-      const now = wallClock();
-      if (catchingUp) watermarks.behind(now);
-      const batch: StreamRecord<E>[] = new Array(decoded.length);
-      for (let index = 0; index < decoded.length; index++) {
-        const { record, value } = decoded[index]!;
-        const eventTime = options.eventTimeOf(value);
-        batch[index] = {
-          value,
-          key: options.keyOf(value),
-          eventTime,
-          partition: record.partition,
-          offset: record.offset,
-          partitionWatermark: watermarks.observe(record.partition, eventTime, now),
-        };
-      }
-      for (const record of records) {
-        if (record.topic === options.inputTopic) processed.set(record.partition, record.offset + 1);
-      }
-      for (const operator of options.operators) operator.process(batch, out, context);
+      await processBatch(records);
     }
     const finished = reachedEnd();
     if (finished) watermarks.endOfInput();
-    const watermark = watermarks.current();
-    if (watermark > lastWatermark) {
-      lastWatermark = watermark;
-      for (const operator of options.operators) operator.onWatermark(watermark, out, context);
-      if (Number.isFinite(watermark)) metrics.gauge('touchstream_watermark_ms', watermark, { job: options.name });
-    }
+    const watermark = time.advance();
+    if (Number.isFinite(watermark)) metrics.gauge('touchstream_watermark_ms', watermark, { job: options.name });
     for (const operator of options.operators) {
       for (const [name, value] of Object.entries(operator.gauges?.() ?? {})) metrics.gauge(`touchstream_${name}`, value, { job: options.name });
     }
-    const full = buffered >= maxBuffered;
-    if (finished || stopping || full || wallClock() - lastFlush >= flushIntervalMs) {
+    const full = checkpointer.full;
+    if (finished || stopping || full || checkpointer.dueIn(wallClock(), !catchingUp) === 0) {
       // At most one flush in flight. A flush that is due starts once the one in flight has ended; until then
-      // processing goes on (the next flush just takes more), unless the buffered outputs reach `maxBuffered` or the
+      // processing goes on (the next flush just takes more), unless the buffered outputs reach their bound or the
       // input ends: then the loop waits for it. Backpressure: input is not read while waiting (a slow or down sink is
       // retried there), and that wait is not partition idleness.
-      if (flushEnded || finished || stopping || full) {
-        watermarks.paused(await settle());
-        startFlush();
+      if (checkpointer.flushEnded || finished || stopping || full) {
+        watermarks.paused(await checkpointer.settle());
+        checkpointer.start(processed);
       }
     }
     if (finished || stopping) {
-      await settle();
-      return { records: total, watermark: lastWatermark, emitted };
+      await checkpointer.settle();
+      return { records: total, watermark: time.global, emitted: checkpointer.emitted };
     }
   }
 }
 
-/** Changelog records serialised between two `pace` calls (a few ms of work). */
-const ENCODE_SLICE_CHANGES = 500;
-
-/** Lets the job's loop run (poll, process) between a flush's synchronous steps. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** The same promise, marked as handled now: it is awaited only after later yields, and must not count as unhandled meanwhile. */
-function handled<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
-
 /**
- * Writes to a sink outside the log, retrying retriable failures with backoff for as long as it takes (input waits
- * meanwhile). Each attempt is bounded by the watchdog (an answer, even an error, is progress; no answer is a stall),
- * and the retries stop when the job has ended (`halted`), so a failed job leaves nothing running behind it.
+ * Moves event time for the operators: each input partition's own watermark first (per-key results decide on it),
+ * then the global one (aggregates across keys); each only when it advanced.
  */
-async function writeWithRetry(
-  sink: Sink<unknown>, values: unknown[], pace: Pace, retry: StreamJobOptions<never, never>['retry'], metrics: Metrics, stall: StallWatchdog, halted: AbortSignal,
-): Promise<void> {
-  let delay = retry?.initialDelayMs ?? 100;
-  const maxDelay = retry?.maxDelayMs ?? 5000;
-  while (!halted.aborted) {
-    try {
-      await stall.bound(`write ${sink.name}`, sink.write(values, pace));
-      return;
-    } catch (error) {
-      metrics.count('touchstream_sink_errors_total', 1, { sink: sink.name, retriable: String(isRetriable(error)) });
-      if (!isRetriable(error) || error instanceof StallError) throw error;
-      // The backoff ends early when the job ends (the abort rejects; the loop condition then stops).
-      await sleep(delay, undefined, { signal: halted }).catch(() => {});
-      delay = Math.min(maxDelay, delay * 2);
+class EventTime<E, O extends OutputMap> {
+  readonly #partitions = new Map<number, number>();
+  #global = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly operators: readonly Operator<E, O>[],
+    private readonly watermarks: WatermarkTracker,
+    private readonly out: Outputs<O>,
+    private readonly context: OperatorContext,
+  ) {}
+
+  /** The last global watermark the operators were told. */
+  get global(): number {
+    return this.#global;
+  }
+
+  /** Tells the operators what moved; answers the global watermark. */
+  advance(): number {
+    const watermark = this.watermarks.current(); // first: it raises idle partitions' floors
+    for (const partition of this.watermarks.partitions()) {
+      const time = watermark === Number.POSITIVE_INFINITY ? watermark : this.watermarks.partitionWatermark(partition);
+      if (!(time > (this.#partitions.get(partition) ?? Number.NEGATIVE_INFINITY))) continue;
+      this.#partitions.set(partition, time);
+      for (const operator of this.operators) operator.onPartitionWatermark?.(partition, time, this.out, this.context);
     }
+    if (watermark > this.#global) {
+      this.#global = watermark;
+      for (const operator of this.operators) operator.onWatermark(watermark, this.out, this.context);
+    }
+    return watermark;
+  }
+
+  reset(): void {
+    this.#partitions.clear();
+    this.#global = Number.NEGATIVE_INFINITY;
   }
 }

@@ -62,6 +62,16 @@ class OpenSession<A> implements Session<A> {
   }
 }
 
+/** One input partition's close schedule: open sessions by deadline (last + gap) in 1 s buckets, and closed keys' reach. */
+interface PartitionDeadlines<A> {
+  readonly partition: number;
+  readonly buckets: Map<number, OpenSession<A>[]>;
+  /** The bucket ids, kept sorted. */
+  readonly bucketIds: number[];
+  /** Closed keys whose reach (`closedUntil`) is still remembered, by `until`. */
+  readonly tombstones: Array<{ key: string; until: number }>;
+}
+
 /** A key's open sessions: one session (the common case) or several, ordered by start. */
 type OpenOf<A> = OpenSession<A> | OpenSession<A>[];
 
@@ -74,7 +84,8 @@ interface KeyState<A> {
 /**
  * Session windows for one operator instance. Lateness is decided against the *partition's* watermark
  * from before the event, so the same partition contents give the same sessions whatever the batch sizes or
- * the interleaving with other partitions; sessions are *emitted* when the global watermark passes them.
+ * the interleaving with other partitions; sessions close when their own partition's watermark passes them
+ * (`closePartitionUpTo`), never waiting for other partitions.
  *
  * Per live session it holds one session object, its accumulator, one map entry (a key with one session points at it
  * directly, no array) and one slot in a close-deadline bucket (an array; a session knows its slot).
@@ -83,12 +94,10 @@ export class SessionWindows<E, A> implements StateStore {
   readonly #open = new Map<string, OpenOf<A>>();
   /** Keys changed since the last checkpoint, with the input partition their changelog record goes to. */
   readonly #changed = new Map<string, number>();
-  /** Close deadlines (last + gap) in 1 s buckets; `#bucketIds` is kept sorted. */
-  readonly #buckets = new Map<number, OpenSession<A>[]>();
-  readonly #bucketIds: number[] = [];
+  /** Per input partition: its sessions' close deadlines and its closed keys' reach (each partition closes on its own watermark). */
+  readonly #partitions = new Map<number, PartitionDeadlines<A>>();
   /** Keys whose closed sessions still reach into the future: events up to this time are late. */
   readonly #closedUntil = new Map<string, number>();
-  readonly #tombstones: Array<{ key: string; until: number; partition: number }> = [];
   #size = 0;
 
   constructor(
@@ -179,13 +188,36 @@ export class SessionWindows<E, A> implements StateStore {
     return target;
   }
 
-  /** Closes every session whose last event + gap the watermark has passed, in (deadline, key) order. */
+  /** Closes every session, of any partition, whose last event + gap the watermark has passed, in (deadline, key) order. */
   closeUpTo(watermark: number, onClose: (session: Session<A>) => void): void {
-    const gap = this.spec.gapMs;
     const closing: OpenSession<A>[] = [];
-    while (this.#bucketIds.length > 0 && this.#bucketIds[0]! * BUCKET_MS < watermark) {
-      const id = this.#bucketIds[0]!;
-      const bucket = this.#buckets.get(id)!;
+    for (const deadlines of this.#partitions.values()) this.#takeDue(deadlines, watermark, closing);
+    this.#close(closing, onClose);
+    for (const deadlines of this.#partitions.values()) this.#evictTombstones(deadlines, watermark);
+  }
+
+  /**
+   * Closes the sessions of one input partition whose last event + gap its own watermark has passed, in (deadline,
+   * key) order: a customer's sessions never wait for other partitions (CONTRACT §2).
+   */
+  closePartitionUpTo(partition: number, watermark: number, onClose: (session: Session<A>) => void): void {
+    const deadlines = this.#partitions.get(partition);
+    if (deadlines === undefined) return;
+    if (deadlines.bucketIds.length > 0 && deadlines.bucketIds[0]! * BUCKET_MS < watermark) {
+      const closing: OpenSession<A>[] = [];
+      this.#takeDue(deadlines, watermark, closing);
+      this.#close(closing, onClose);
+    }
+    this.#evictTombstones(deadlines, watermark);
+  }
+
+  /** Moves a partition's sessions that are due at this watermark into `closing` (out of their deadline buckets). */
+  #takeDue(deadlines: PartitionDeadlines<A>, watermark: number, closing: OpenSession<A>[]): void {
+    const gap = this.spec.gapMs;
+    const { buckets, bucketIds } = deadlines;
+    while (bucketIds.length > 0 && bucketIds[0]! * BUCKET_MS < watermark) {
+      const id = bucketIds[0]!;
+      const bucket = buckets.get(id)!;
       for (let index = 0; index < bucket.length; index++) {
         const session = bucket[index]!;
         if (session.last + gap < watermark) {
@@ -194,9 +226,13 @@ export class SessionWindows<E, A> implements StateStore {
         }
       }
       if (bucket.length > 0) break;
-      this.#buckets.delete(id);
-      this.#bucketIds.shift();
+      buckets.delete(id);
+      bucketIds.shift();
     }
+  }
+
+  #close(closing: OpenSession<A>[], onClose: (session: Session<A>) => void): void {
+    const gap = this.spec.gapMs;
     closing.sort((a, b) => a.last - b.last || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const session of closing) {
       const open = this.#open.get(session.key)!;
@@ -208,12 +244,11 @@ export class SessionWindows<E, A> implements StateStore {
       const until = session.last + gap;
       if ((this.#closedUntil.get(session.key) ?? Number.NEGATIVE_INFINITY) < until) {
         this.#closedUntil.set(session.key, until);
-        this.#tombstones.push({ key: session.key, until, partition: session.partition });
+        this.#deadlinesOf(session.partition).tombstones.push({ key: session.key, until });
       }
       if (!this.#changed.has(session.key)) this.#changed.set(session.key, session.partition);
       onClose(session);
     }
-    this.#evictTombstones(watermark);
   }
 
   /** Per partition, the lowest input offset that open sessions still need (commit no further than this). */
@@ -271,35 +306,43 @@ export class SessionWindows<E, A> implements StateStore {
       }
       if (state.closedUntil !== null) {
         this.#closedUntil.set(key, state.closedUntil);
-        this.#tombstones.push({ key, until: state.closedUntil, partition });
+        this.#deadlinesOf(partition).tombstones.push({ key, until: state.closedUntil });
       }
     }
-    this.#tombstones.sort((a, b) => a.until - b.until);
+    this.#deadlinesOf(partition).tombstones.sort((a, b) => a.until - b.until);
   }
 
   clear(): void {
     this.#open.clear();
     this.#changed.clear();
-    this.#buckets.clear();
-    this.#bucketIds.length = 0;
+    this.#partitions.clear();
     this.#closedUntil.clear();
-    this.#tombstones.length = 0;
     this.#size = 0;
   }
 
   /** A tombstone matters only while an event could still arrive within its reach without being late anyway. */
-  #evictTombstones(watermark: number): void {
+  #evictTombstones(deadlines: PartitionDeadlines<A>, watermark: number): void {
     const gap = this.spec.gapMs;
+    const { tombstones, partition } = deadlines;
     let evicted = 0;
-    while (evicted < this.#tombstones.length && this.#tombstones[evicted]!.until + gap < watermark) {
-      const { key, until, partition } = this.#tombstones[evicted]!;
+    while (evicted < tombstones.length && tombstones[evicted]!.until + gap < watermark) {
+      const { key, until } = tombstones[evicted]!;
       if (this.#closedUntil.get(key) === until) {
         this.#closedUntil.delete(key);
         if (!this.#changed.has(key)) this.#changed.set(key, partition);
       }
       evicted++;
     }
-    if (evicted > 0) this.#tombstones.splice(0, evicted);
+    if (evicted > 0) tombstones.splice(0, evicted);
+  }
+
+  #deadlinesOf(partition: number): PartitionDeadlines<A> {
+    let deadlines = this.#partitions.get(partition);
+    if (deadlines === undefined) {
+      deadlines = { partition, buckets: new Map(), bucketIds: [], tombstones: [] };
+      this.#partitions.set(partition, deadlines);
+    }
+    return deadlines;
   }
 
   #deadlineBucket(session: OpenSession<A>): number {
@@ -308,11 +351,12 @@ export class SessionWindows<E, A> implements StateStore {
 
   #schedule(session: OpenSession<A>): void {
     const id = this.#deadlineBucket(session);
-    let bucket = this.#buckets.get(id);
+    const deadlines = this.#deadlinesOf(session.partition);
+    let bucket = deadlines.buckets.get(id);
     if (!bucket) {
       bucket = [];
-      this.#buckets.set(id, bucket);
-      insertSorted(this.#bucketIds, id);
+      deadlines.buckets.set(id, bucket);
+      insertSorted(deadlines.bucketIds, id);
     }
     session.slot = bucket.length;
     bucket.push(session);
@@ -323,7 +367,7 @@ export class SessionWindows<E, A> implements StateStore {
   }
 
   #unscheduleFrom(session: OpenSession<A>, id: number): void {
-    const bucket = this.#buckets.get(id);
+    const bucket = this.#partitions.get(session.partition)?.buckets.get(id);
     if (bucket !== undefined && bucket[session.slot] === session) this.#removeAt(bucket, session.slot);
   }
 

@@ -60,6 +60,11 @@ export class WatermarkTracker {
     }
   }
 
+  /** The partitions this worker tracks, in ascending order. */
+  partitions(): number[] {
+    return [...this.#partitions.keys()].sort((a, b) => a - b);
+  }
+
   /** The watermark of one partition from the events it has seen so far: deterministic for a given partition prefix. */
   partitionWatermark(partition: number): number {
     const time = this.#partitions.get(partition);

@@ -41,8 +41,8 @@ export class ChannelSwitchDetector extends PendingStore<PendingContact> {
     });
   }
 
-  release(watermark: number, journeys: CustomerJourneys, emit: (row: ChannelSwitchRow) => void): void {
-    const due = this.pending.takeDue((contact) => contact.contacted_at + this.sessionGapMs < watermark);
+  release(watermark: number, journeys: CustomerJourneys, emit: (row: ChannelSwitchRow) => void, partition?: number): void {
+    const due = this.pending.takeDue((contact) => contact.contacted_at + this.sessionGapMs < watermark, partition);
     // Oldest first, so rows come out in event-time order whatever the arrival order.
     due.sort((a, b) => a.contacted_at - b.contacted_at || (a.contact_event_id < b.contact_event_id ? -1 : a.contact_event_id > b.contact_event_id ? 1 : 0));
     for (const contact of due) {

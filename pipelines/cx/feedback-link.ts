@@ -52,9 +52,9 @@ export class FeedbackLinker extends PendingStore<FeedbackRow> {
     });
   }
 
-  /** Links and hands out every response whose sessions are final at this watermark. */
-  release(watermark: number, journeys: CustomerJourneys, emit: (row: FeedbackRow) => void): void {
-    const due = this.pending.takeDue((row) => row.responded_at + this.sessionGapMs < watermark);
+  /** Links and hands out every response whose sessions are final at this watermark (of one input partition's customers, given one). */
+  release(watermark: number, journeys: CustomerJourneys, emit: (row: FeedbackRow) => void, partition?: number): void {
+    const due = this.pending.takeDue((row) => row.responded_at + this.sessionGapMs < watermark, partition);
     // Oldest first, so rows come out in event-time order whatever the arrival order.
     due.sort((a, b) => a.responded_at - b.responded_at || (a.response_event_id < b.response_event_id ? -1 : a.response_event_id > b.response_event_id ? 1 : 0));
     for (const row of due) {

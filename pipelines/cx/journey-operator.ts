@@ -13,6 +13,7 @@ import type { ContactPolicyOptions } from './contact-policy.ts';
 import { CustomerJourneys, journeyFactsAt } from './customer-journeys.ts';
 import { FeedbackLinker } from './feedback-link.ts';
 import { KpiRollup } from './kpi-rollup.ts';
+import type { Session } from '../../engine/index.ts';
 import type { LiveSession } from './rules/rule-evaluator.ts';
 import { RuleEvaluator } from './rules/rule-evaluator.ts';
 import type { Firing } from './rules/rule.ts';
@@ -20,7 +21,6 @@ import { toSignal } from './rules/rule.ts';
 import type { RuleSet } from './rules/rule-set.ts';
 import type { SessionAccumulator } from './session-kpis.ts';
 import { sessionKpiAggregator, sessionKpis } from './session-kpis.ts';
-import { SignalQueue } from './signal-queue.ts';
 
 /** The named outputs of the CX topology. */
 export type CxOutputs = {
@@ -52,6 +52,9 @@ export interface JourneyOptions {
   maxHistoryPerCustomer?: number;
 }
 
+/** Signals fired together: higher priority first, then by id (CONTRACT §4). */
+const byPriority = (a: Signal, b: Signal) => b.priority - a.priority || (a.signal_id < b.signal_id ? -1 : a.signal_id > b.signal_id ? 1 : 0);
+
 /** History is kept for the longest look-back (7 days: X+O link, journey facts) plus slack for responses still waiting. */
 const HISTORY_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -67,12 +70,13 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
   readonly #sessions: SessionWindows<CxEvent, SessionAccumulator>;
   readonly #seen: SeenSet;
   readonly #policy: ContactPolicy;
-  readonly #signals: SignalQueue;
   readonly #rules: RuleEvaluator;
   readonly #journeys: CustomerJourneys;
   readonly #feedback: FeedbackLinker;
   readonly #switches: ChannelSwitchDetector;
   readonly #rollup: KpiRollup;
+  /** Each input partition's watermark as this operator last acted on it (sessions closed, links released up to it). */
+  readonly #partitionWatermarks: number[] = [];
   #policyEvictedAt = Number.NEGATIVE_INFINITY;
   #rollupLateReported = 0;
 
@@ -82,7 +86,6 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     this.#sessions = new SessionWindows({ name: 'journey-sessions', gapMs: gap }, sessionKpiAggregator);
     this.#seen = new SeenSet(options.dedupHorizonMs, 'journey-seen-ids');
     this.#policy = new ContactPolicy(options.contactPolicy);
-    this.#signals = new SignalQueue(this.#policy);
     this.#rules = new RuleEvaluator(options.rules, gap);
     this.#journeys = new CustomerJourneys({ horizonMs: HISTORY_HORIZON_MS + 2 * gap, maxPerCustomer: options.maxHistoryPerCustomer ?? 50 });
     this.#feedback = new FeedbackLinker(gap);
@@ -96,6 +99,9 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     let late = 0;
     let fired = 0;
     for (const record of records) {
+      // Sessions of this partition that its watermark closed before this record close first, in log order: what
+      // fires at their close is decided before what this record fires, whatever the batch boundaries.
+      this.#closeSessions(record.partition, record.partitionWatermark, out, context);
       const event = record.value;
       if (!this.#seen.add(event.event_id, record.eventTime, record.partition, record.partitionWatermark)) {
         duplicates++;
@@ -114,7 +120,7 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
       const sentiment = this.#experience(event, record.key, record.partition, out);
       this.options.anomalies?.addEvent(event, sentiment, record.partition);
       const firings = this.#rules.onEvent(event, record.key, session, sentiment, () => this.#journeyFacts(record.key, session, event.occurred_at));
-      fired += this.#queue(firings, record.partition, context);
+      fired += this.#decide(firings, context, out);
     }
     if (duplicates > 0) context.metrics.count('touchstream_duplicate_events_total', duplicates, { operator: this.name });
     if (late > 0) context.metrics.count('touchstream_late_events_total', late, { operator: this.name });
@@ -167,49 +173,75 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     return journeyFactsAt(this.#journeys.historyOf(key), open, at);
   }
 
-  /** Queues firings of the key whose records come from `partition` (where the waiting signals are checkpointed). */
-  #queue(firings: readonly Firing[], partition: number, context: OperatorContext): number {
-    for (const firing of firings) this.#signals.add(toSignal(firing, context.wallClock()), partition);
+  /**
+   * Decides fired signals at once (CONTRACT §4): higher priority first, the contact policy in the order signals
+   * fire on the customer's partition; suppressed ones are recorded, emitted ones go to the topic.
+   */
+  #decide(firings: readonly Firing[], context: OperatorContext, out: Outputs<CxOutputs>): number {
+    if (firings.length === 0) return 0;
+    const now = context.wallClock();
+    const signals = firings.map((firing) => toSignal(firing, now));
+    if (signals.length > 1) signals.sort(byPriority);
+    let emitted = 0;
+    for (const signal of signals) {
+      const decided = this.#policy.apply(signal);
+      if (decided.status === 'emitted') emitted++;
+      out.emit('signals', decided);
+    }
+    if (emitted > 0) context.metrics.count('touchstream_signals_total', emitted, { operator: this.name, status: 'emitted' });
+    if (signals.length > emitted) context.metrics.count('touchstream_signals_total', signals.length - emitted, { operator: this.name, status: 'suppressed' });
     return firings.length;
   }
 
-  onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+  /** Closes the partition's sessions its watermark has passed (once per advance of that watermark). */
+  #closeSessions(partition: number, watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    if (!(watermark > (this.#partitionWatermarks[partition] ?? Number.NEGATIVE_INFINITY))) return;
+    this.#partitionWatermarks[partition] = watermark;
     let fired = 0;
-    this.#sessions.closeUpTo(watermark, (session) => {
-      const kpis = sessionKpis(session.key, session.start, session.last, session.accumulator);
-      out.emit('sessions', kpis);
-      const touchpoint = session.accumulator.touchpoint;
-      this.#rollup.addSession(kpis, touchpoint, session.partition);
-      this.options.anomalies?.addSession(kpis, session.partition);
-      // Rules first: "other sessions in the last 7 days" must not count the closing one.
-      const at = kpis.ended_at + this.options.sessionGapMs;
-      fired += this.#queue(this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at)), session.partition, context);
-      this.#journeys.addSession(session.key, {
-        session_id: kpis.session_id,
-        started_at: kpis.started_at,
-        ended_at: kpis.ended_at,
-        channel: kpis.channel,
-        touchpoint,
-        converted: kpis.converted,
-        cart_abandoned: kpis.cart_abandoned,
-        help_views: kpis.help_views,
-        checkout_errors: kpis.checkout_errors,
-      }, session.partition);
+    this.#sessions.closePartitionUpTo(partition, watermark, (session) => {
+      fired += this.#sessionClosed(session, out, context);
     });
     if (fired > 0) context.metrics.count('touchstream_rule_firings_total', fired, { operator: this.name, trigger: 'session_closed' });
+  }
+
+  /** A closed session: its KPI row, its rules, and its place in the customer's history. */
+  #sessionClosed(session: Session<SessionAccumulator>, out: Outputs<CxOutputs>, context: OperatorContext): number {
+    const kpis = sessionKpis(session.key, session.start, session.last, session.accumulator);
+    out.emit('sessions', kpis);
+    const touchpoint = session.accumulator.touchpoint;
+    this.#rollup.addSession(kpis, touchpoint, session.partition);
+    this.options.anomalies?.addSession(kpis, session.partition);
+    // Rules first: "other sessions in the last 7 days" must not count the closing one.
+    const at = kpis.ended_at + this.options.sessionGapMs;
+    const fired = this.#decide(this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at)), context, out);
+    this.#journeys.addSession(session.key, {
+      session_id: kpis.session_id,
+      started_at: kpis.started_at,
+      ended_at: kpis.ended_at,
+      channel: kpis.channel,
+      touchpoint,
+      converted: kpis.converted,
+      cart_abandoned: kpis.cart_abandoned,
+      help_views: kpis.help_views,
+      checkout_errors: kpis.checkout_errors,
+    }, session.partition);
+    return fired;
+  }
+
+  /**
+   * One partition's watermark advanced: its sessions close, and the X+O links and channel switches of its
+   * customers are released (their sessions are final): per-customer results never wait for other partitions.
+   */
+  onPartitionWatermark(partition: number, watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    this.#closeSessions(partition, watermark, out, context);
+    this.#feedback.release(watermark, this.#journeys, (row) => out.emit('feedback', row), partition);
+    this.#switches.release(watermark, this.#journeys, (row) => out.emit('channel_switches', row), partition);
+  }
+
+  /** The global watermark (the minimum over partitions): aggregates across customers, and evictions. */
+  onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
     const now = context.wallClock();
-    let emitted = 0;
-    let suppressed = 0;
-    this.#signals.release(watermark, now, (signal) => {
-      if (signal.status === 'emitted') emitted++;
-      else suppressed++;
-      out.emit('signals', signal);
-    });
-    if (emitted > 0) context.metrics.count('touchstream_signals_total', emitted, { operator: this.name, status: 'emitted' });
-    if (suppressed > 0) context.metrics.count('touchstream_signals_total', suppressed, { operator: this.name, status: 'suppressed' });
     this.options.anomalies?.release(watermark, now, (signal) => out.emit('signals', signal));
-    this.#feedback.release(watermark, this.#journeys, (row) => out.emit('feedback', row));
-    this.#switches.release(watermark, this.#journeys, (row) => out.emit('channel_switches', row));
     this.#rollup.release(watermark, (row) => out.emit('kpi_minute', row));
     if (this.#rollup.late > this.#rollupLateReported) {
       context.metrics.count('touchstream_rollup_late_total', this.#rollup.late - this.#rollupLateReported, { operator: this.name });
@@ -223,9 +255,15 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     }
   }
 
+  override reset(): void {
+    super.reset();
+    this.#partitionWatermarks.length = 0;
+    this.#policyEvictedAt = Number.NEGATIVE_INFINITY;
+  }
+
   /** The state checkpointed to changelogs and restored on restart and rebalance (engine/state.ts). */
   protected stores(): StateStore[] {
-    const stores: StateStore[] = [this.#sessions, this.#seen, this.#policy, this.#signals, this.#journeys, this.#feedback, this.#switches, this.#rollup];
+    const stores: StateStore[] = [this.#sessions, this.#seen, this.#policy, this.#journeys, this.#feedback, this.#switches, this.#rollup];
     // The anomaly detector's open buckets and baselines, per input partition (summed over the owned ones).
     if (this.options.anomalies) stores.push(this.options.anomalies);
     return stores;
@@ -236,7 +274,6 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     return {
       live_sessions: this.#sessions.size,
       dedup_ids: this.#seen.size,
-      pending_signals: this.#signals.size,
       pending_feedback: this.#feedback.size + this.#switches.size,
       customer_histories: this.#journeys.size,
       open_rollup_minutes: this.#rollup.size,

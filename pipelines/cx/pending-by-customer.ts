@@ -28,11 +28,15 @@ export class PendingByCustomer<T> implements StateStore {
     return this.#pending.get(customer)?.some(matches) ?? false;
   }
 
-  /** Removes and answers every item `isDue` accepts, customer by customer in arrival order (callers sort). */
-  takeDue(isDue: (item: T) => boolean): T[] {
+  /**
+   * Removes and answers every item `isDue` accepts, customer by customer in arrival order (callers sort); with
+   * `onlyPartition`, only of the customers whose records come from that input partition.
+   */
+  takeDue(isDue: (item: T) => boolean, onlyPartition?: number): T[] {
     const due: T[] = [];
     if (this.#size === 0) return due;
     for (const [customer, { partition, value: waiting }] of this.#pending.entries()) {
+      if (onlyPartition !== undefined && partition !== onlyPartition) continue;
       let kept = 0;
       for (const item of waiting) {
         if (isDue(item)) due.push(item);

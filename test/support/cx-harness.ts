@@ -50,6 +50,8 @@ export class Harness<O extends Operator<CxEvent, CxOutputs>> {
   readonly context: OperatorContext = { wallClock: () => WALL_CLOCK, metrics: this.metrics };
   readonly #out: Outputs<CxOutputs> = { emit: (output, value) => void (this.outputs[output] as unknown[]).push(value) };
   #offset = 0;
+  /** The input partitions `watermark` moves: the default one and every one processed so far (the engine's assignment). */
+  readonly #partitions = new Set<number>([0]);
 
   constructor(readonly operator: O) {}
 
@@ -58,11 +60,14 @@ export class Harness<O extends Operator<CxEvent, CxOutputs>> {
     const records: StreamRecord<CxEvent>[] = events.map((value) => ({
       value, key: sessionKeyOf(value), eventTime: value.occurred_at, partition, offset: this.#offset++, partitionWatermark,
     }));
+    this.#partitions.add(partition);
     this.operator.process(records, this.#out, this.context);
     return this;
   }
 
+  /** Moves time to `time`: each partition processed so far (as the engine does, partitions first), then the global watermark. */
   watermark(time: number): this {
+    for (const partition of [...this.#partitions].sort((a, b) => a - b)) this.operator.onPartitionWatermark?.(partition, time, this.#out, this.context);
     this.operator.onWatermark(time, this.#out, this.context);
     return this;
   }

@@ -44,18 +44,10 @@ function journeys() {
 }
 
 describe('default rule set (CONTRACT §4)', () => {
-  it('fires every default rule with all its columns, in triggered_at order, and suppresses the fourth for c1', () => {
+  it('fires every default rule with all its columns, decided in the order they fire (log order), and suppresses the fourth for c1', () => {
     const harness = journeyHarness().process(journeys()).watermark(Number.POSITIVE_INFINITY);
     const base = { emitted_at: WALL_CLOCK, status: 'emitted' };
     expect(harness.outputs.signals).toEqual([
-      {
-        ...base, signal_id: signalId('social_care', 'c2', 'm1'), customer_id: 'c2', session_id: null, action: 'social_care', channel: 'social', priority: 70,
-        rule_id: 'social_care', reason: 'Posted a negative mention on x (sentiment -0.80).', evidence_event_ids: ['m1'], triggered_at: at(0), expires_at: at(0) + DAY,
-      },
-      {
-        ...base, signal_id: signalId('proactive_help', 'c4', 'h43'), customer_id: 'c4', session_id: sessionId('c4', at(1)), action: 'proactive_help', channel: 'chat', priority: 60,
-        rule_id: 'proactive_help', reason: 'Opened 3 help pages in this session without buying.', evidence_event_ids: ['h41', 'h42', 'h43'], triggered_at: at(3), expires_at: at(3) + 30 * MIN,
-      },
       {
         ...base, signal_id: signalId('live_chat_offer', 'c1', 'e7'), customer_id: 'c1', session_id: sessionId('c1', at(0)), action: 'live_chat_offer', channel: 'chat', priority: 80,
         rule_id: 'live_chat_offer', reason: 'Hit 2 checkout errors in this session (last: TIMEOUT).', evidence_event_ids: ['e5', 'e7'], triggered_at: at(6), expires_at: at(6) + 30 * MIN,
@@ -69,6 +61,14 @@ describe('default rule set (CONTRACT §4)', () => {
         rule_id: 'support_callback', reason: 'Scored NPS 3 in survey post-journey: a detractor worth a call back.', evidence_event_ids: ['s1'], triggered_at: at(20), expires_at: at(20) + DAY,
       },
       {
+        ...base, signal_id: signalId('social_care', 'c2', 'm1'), customer_id: 'c2', session_id: null, action: 'social_care', channel: 'social', priority: 70,
+        rule_id: 'social_care', reason: 'Posted a negative mention on x (sentiment -0.80).', evidence_event_ids: ['m1'], triggered_at: at(0), expires_at: at(0) + DAY,
+      },
+      {
+        ...base, signal_id: signalId('proactive_help', 'c4', 'h43'), customer_id: 'c4', session_id: sessionId('c4', at(1)), action: 'proactive_help', channel: 'chat', priority: 60,
+        rule_id: 'proactive_help', reason: 'Opened 3 help pages in this session without buying.', evidence_event_ids: ['h41', 'h42', 'h43'], triggered_at: at(3), expires_at: at(3) + 30 * MIN,
+      },
+      {
         // The fourth signal for c1 within 24 h: held back by the contact policy, recorded, not emitted.
         ...base, status: 'suppressed', signal_id: signalId('cart_reminder', 'c1', sessionId('c1', at(0))), customer_id: 'c1', session_id: sessionId('c1', at(0)), action: 'cart_reminder',
         channel: 'email', priority: 40, rule_id: 'cart_reminder', reason: 'Left 1 item worth 30.00 in the cart without buying.', evidence_event_ids: ['e3'],
@@ -77,12 +77,9 @@ describe('default rule set (CONTRACT §4)', () => {
     ]);
   });
 
-  it('emits an in-session signal as soon as the watermark passes its event, long before the session closes', () => {
+  it('decides an in-session signal the moment it fires: no wait for the watermark, long before the session closes', () => {
     const harness = journeyHarness().process(journeys().slice(0, 7)); // c1 up to the second checkout error (e7 at 10:06)
-    harness.watermark(at(6));
-    expect(harness.outputs.signals).toEqual([]); // not yet: an earlier signal of c1 could still arrive
-    harness.watermark(at(6) + 1);
-    expect(harness.outputs.signals.map((signal) => [signal.rule_id, signal.triggered_at])).toEqual([['live_chat_offer', at(6)]]);
+    expect(harness.outputs.signals.map((signal) => [signal.rule_id, signal.triggered_at, signal.status])).toEqual([['live_chat_offer', at(6), 'emitted']]);
     expect(harness.outputs.sessions).toEqual([]); // the session is still live
   });
 

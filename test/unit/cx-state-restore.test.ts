@@ -73,9 +73,9 @@ const page = (id: string, minutes: number, customer: string, pageType = 'home', 
 const call = (id: string, minutes: number, customer: string) => event(id, 'contact', minutes, { kind: 'call', reason: 'order' }, { customer, channel: 'call_center' });
 
 describe('the journey operator declares every CX state store', () => {
-  it('checkpoints sessions, dedup ids, contact policy, signal queue, customer journeys, X+O link, channel switches and the KPI roll-up', () => {
+  it('checkpoints sessions, dedup ids, contact policy, customer journeys, X+O link, channel switches and the KPI roll-up', () => {
     expect(journey().stateStores).toEqual([
-      'journey-sessions', 'journey-seen-ids', 'contact-policy', 'journey-signal-queue', 'journey-customers', 'journey-pending-feedback',
+      'journey-sessions', 'journey-seen-ids', 'contact-policy', 'journey-customers', 'journey-pending-feedback',
       'journey-pending-contacts', 'journey-kpi-rollup',
     ]);
     expect(new PurchaseAttributionOperator().stateStores).toEqual(['attribution-touches', 'attribution-pending-purchases']);
@@ -83,10 +83,10 @@ describe('the journey operator declares every CX state store', () => {
 });
 
 describe('restart-safe CX state', () => {
-  it('signal queue: signals waiting for the watermark survive, and the restored contact policy still suppresses', () => {
+  it('contact policy: signals decided before the crash stay decided, and the restored policy still suppresses', () => {
     const steps: Step[] = [
-      (h) => h.process([nps('r1', 0, 'c1', 3)]).watermark(at(0) + 1), // released before the crash
-      (h) => h.process([nps('r2', 10, 'c2', 2)]).watermark(at(5)), // waiting at the crash
+      (h) => h.process([nps('r1', 0, 'c1', 3)]).watermark(at(0) + 1), // decided before the crash
+      (h) => h.process([nps('r2', 10, 'c2', 2)]).watermark(at(5)), // decided when it fired, before the watermark reached it
       (h) => h.process([nps('r3', 20, 'c1', 1)]).watermark(Number.POSITIVE_INFINITY), // c1's second callback within 24 h
     ];
     expectRestartSafe(journey, steps, [2], (o) => o.signals.map((s) => [s.rule_id, s.customer_id, s.triggered_at, s.status]), [
