@@ -2,7 +2,7 @@
 import { partitionOf } from '../log/index.ts';
 import { isSessionEvent, sessionKeyOf, toContractJson } from '../schemas/events.ts';
 import type { CxEvent } from '../schemas/events.ts';
-import { generateDay } from '../sources/generator/synthetic-day.ts';
+import { generateDay } from '../sources/generator/index.ts';
 
 /** Touchstream's defaults, which every peer uses too. */
 export const SESSION_GAP_MS = 30 * 60_000;

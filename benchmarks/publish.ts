@@ -4,7 +4,7 @@ import { ingest, openRuntime } from '../app/runtime.ts';
 import type { Runtime } from '../app/runtime.ts';
 import { sessionKeyOf } from '../schemas/events.ts';
 import type { CxEvent } from '../schemas/events.ts';
-import type { Source } from '../sources/source.ts';
+import type { Source } from '../index.ts';
 import { jsonBytes } from './dataset.ts';
 
 const BATCH = 10_000;

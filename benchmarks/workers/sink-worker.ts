@@ -3,7 +3,7 @@ import { connectClickHouse } from '../../sinks/clickhouse/connection.ts';
 import { eventsTableSink } from '../../sinks/clickhouse/table-sinks.ts';
 import { EVENTS_TABLE } from '../../sinks/clickhouse/tables.ts';
 import { ClickHouseWriter } from '../../sinks/clickhouse/writer.ts';
-import { generateDay } from '../../sources/generator/synthetic-day.ts';
+import { generateDay } from '../../sources/generator/index.ts';
 import type { EventRow } from '../../schemas/outputs.ts';
 
 interface SinkArguments {

@@ -1,7 +1,7 @@
 // Signal vs noise: a rolling detector that raises an `anomaly` signal when a KPI rate departs from its own recent baseline.
 import { z } from 'zod';
-import { KeyedStateStore } from '../../engine/state.ts';
-import type { StateChange, StateStore } from '../../engine/state.ts';
+import { KeyedStateStore } from '../../engine/index.ts';
+import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { Sentiment } from '../../schemas/analytics-outputs.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
 import type { SessionKpis, Signal } from '../../schemas/outputs.ts';
