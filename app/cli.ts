@@ -17,7 +17,7 @@ import type { FileSourceFlags } from './file-source.ts';
 import { fileSource, withFileSourceFlags } from './file-source.ts';
 import { ConsumerLag } from './consumer-lag.ts';
 import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
-import { ingest, openClickHouse, openRuntime, replay, runPipeline } from './runtime.ts';
+import { ingest, loadTables, openClickHouse, openRuntime, replay, runPipeline } from './runtime.ts';
 
 interface CommonFlags {
   dataDir?: string;
@@ -143,13 +143,39 @@ withCommonFlags(program.command('run'))
         onCommit: (offsets) => lag.committed(offsets),
         onRestart: (error, delayMs) => logger.warn({ err: error, delayMs }, 'pipeline restarting after a retriable failure'),
       });
-      logger.info({ records: result.records, emitted: result.emitted }, 'touchstream stopped: flushed and committed');
+      logger.info({ records: result.records, emitted: result.emitted, loaded: result.loaded?.rows }, 'touchstream stopped: flushed and committed');
     } finally {
       running = false;
       await runtime.close();
       await ops.close();
       // A librdkafka handle left to finish an unanswered transaction call (log/rdkafka.ts) must not keep a stopped
       // worker alive: exit shortly unless the process ends by itself first (the timer does not hold it).
+      setTimeout(() => process.exit(), 2000).unref();
+    }
+  });
+
+withCommonFlags(program.command('load'))
+  .description('load the ClickHouse tables from the pipeline\'s committed row topics until SIGTERM/SIGINT (what `run` also does in its process)')
+  .option('--until-caught-up', 'stop once everything the topics hold now is loaded')
+  .action(async (flags: CommonFlags & { untilCaughtUp?: boolean }) => {
+    const config = configFrom(flags);
+    const logger = pino({ level: config.logLevel });
+    const metrics = new PrometheusMetrics();
+    const runtime = await openRuntime(config, { metrics });
+    const ops = await startOpsServer({ metrics, ready: () => true, port: config.metricsPort, host: config.metricsHost });
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    logger.info({ clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream loader running');
+    try {
+      const result = await loadTables(runtime, {
+        bounded: flags.untilCaughtUp === true,
+        signal: stop.signal,
+        onRestart: (error, delayMs) => logger.warn({ err: error, delayMs }, 'loader restarting after a retriable failure'),
+      });
+      logger.info({ rows: result.rows }, 'touchstream loader stopped');
+    } finally {
+      await runtime.close();
+      await ops.close();
       setTimeout(() => process.exit(), 2000).unref();
     }
   });

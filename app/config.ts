@@ -56,11 +56,22 @@ export const configSchema = z.object({
       transactionTimeoutMs: number.pipe(z.number().int().min(1000)).default(10_000),
       /** Outputs are flushed and a checkpoint committed at least this often. */
       flushIntervalMs: number.pipe(z.number().int().min(1)).default(1000),
+      /** While a signal waits to be committed on a live stream, its checkpoint starts within this long (CONTRACT §4: 100 ms to the topic). */
+      signalFlushMs: number.pipe(z.number().int().min(1).max(1000)).default(20),
       maxPollRecords: number.pipe(z.number().int().min(1)).default(10_000),
       /** Outputs buffered while a flush is in flight; at this many the job waits for it (backpressure, bounded memory). */
       maxBufferedValues: number.pipe(z.number().int().min(1)).default(50_000),
       /** Watchdog: a poll, sink write, transaction call or restore pending this long fails the job (restarted from its last checkpoint). */
       stallTimeoutMs: number.pipe(z.number().int().min(1000)).default(60_000),
+    })
+    .prefault({}),
+  /** The ClickHouse loader: reads the committed row topics into the tables (docs/engine.md). */
+  loader: z
+    .object({
+      /** `touchstream run` also runs the loader in its process; off when loaders run on their own (`touchstream load`). */
+      inProcess: flag.default(true),
+      /** Row chunks per poll (one insert per table per poll). */
+      maxPollChunks: number.pipe(z.number().int().min(1)).default(200),
     })
     .prefault({}),
   /** How long event ids are remembered for dedup, in event time. */
@@ -111,6 +122,9 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_WORKER_ID: 'engine.workerId',
   TOUCHSTREAM_TRANSACTION_TIMEOUT_MS: 'engine.transactionTimeoutMs',
   TOUCHSTREAM_FLUSH_INTERVAL_MS: 'engine.flushIntervalMs',
+  TOUCHSTREAM_SIGNAL_FLUSH_MS: 'engine.signalFlushMs',
+  TOUCHSTREAM_LOADER_IN_PROCESS: 'loader.inProcess',
+  TOUCHSTREAM_LOADER_MAX_POLL_CHUNKS: 'loader.maxPollChunks',
   TOUCHSTREAM_MAX_POLL_RECORDS: 'engine.maxPollRecords',
   TOUCHSTREAM_MAX_BUFFERED_VALUES: 'engine.maxBufferedValues',
   TOUCHSTREAM_STALL_TIMEOUT_MS: 'engine.stallTimeoutMs',

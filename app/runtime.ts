@@ -28,16 +28,18 @@ import { LocalSchemaRegistry } from '../schemas/registry.ts';
 import { HttpSchemaRegistry } from '../schemas/registry-http.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
 import type { ClickHouseTarget } from '../sinks/clickhouse/connection.ts';
-import {
-  channelSwitchesTableSink, eventsTableSink, feedbackTableSink, kpiMinuteTableSink, purchaseAttributionTableSink, rejectedEventsTableSink,
-  sessionsTableSink, signalsTableSink, socialMentionsTableSink,
-} from '../sinks/clickhouse/table-sinks.ts';
 import { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
+import { deadLetterRows } from '../sinks/rows/row-chunks.ts';
+import { rowTopicSink } from '../sinks/rows/row-topic-sink.ts';
 import { avroTopicSink } from '../sinks/topic/avro-topic-sink.ts';
+import type { TableLoadResult } from '../loader/table-loader.ts';
+import { runTableLoader } from '../loader/table-loader.ts';
 import { createEventDecoder } from '../sources/kafka/event-decoder.ts';
 import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
+import { loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
+import type { TableOutput } from './table-outputs.ts';
 
 
 export interface Runtime {
@@ -124,6 +126,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
     { topic: TOPICS.deadLetters, partitions: 1 },
+    ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions })),
   ]);
   const producer = await log.producer();
   return {
@@ -142,21 +145,24 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   };
 }
 
-/** Where dead letters go, wherever they are found: the DLQ topic and the rejected_events table. */
-function deadLetterSinks(runtime: Runtime, producer: TopicProducer = runtime.producer, transactional = false) {
+type TopicProducer = { send(topic: string, records: readonly ProduceRecord[]): Promise<void> };
+
+/**
+ * Where dead letters go, wherever they are found: the DLQ topic, and the rejected_events table by way of its row
+ * topic (the loader's). Inside the pipeline both are written in its checkpoint transaction.
+ */
+function deadLetterSinks(runtime: Runtime, producer: TopicProducer, transactional: boolean) {
   return [
-    rejectedEventsTableSink(runtime.clickhouse),
+    { ...rowTopicSink<DeadLetter>({ topic: rowTopicOf(runtime.config.kafka.groupId, 'rejected_events'), producer, codec: deadLetterRows }), transactional },
     { ...avroTopicSink<DeadLetter>({ topic: TOPICS.deadLetters, producer, codec: runtime.codecs.deadLetter, keyOf: (letter) => letter.source }), transactional },
   ];
 }
 
-type TopicProducer = { send(topic: string, records: readonly ProduceRecord[]): Promise<void> };
-
-/** The dead-letter path as a callback sources are handed (they never import sinks): resolves once both sinks have the letters. */
+/** The dead-letter path as a callback sources are handed (they never import sinks): resolves once both topics have the letters. */
 export type DeadLetterPath = (letters: readonly DeadLetter[]) => Promise<void>;
 
 export function deadLetterPath(runtime: Runtime): DeadLetterPath {
-  const sinks = deadLetterSinks(runtime);
+  const sinks = deadLetterSinks(runtime, runtime.producer, false);
   return async (letters) => {
     if (letters.length > 0) await Promise.all(sinks.map((sink) => sink.write(letters)));
   };
@@ -195,6 +201,11 @@ export interface PipelineRunOptions {
   onRestart?(error: unknown, delayMs: number): void;
   /** Told the committed input offsets after each checkpoint (for consumer lag). */
   onCommit?(offsets: readonly PartitionOffset[]): void;
+  /**
+   * Also run the ClickHouse loader (default: `loader.inProcess`): live, beside the pipeline until `signal`; bounded,
+   * after it, until the tables hold everything it committed.
+   */
+  load?: boolean;
 }
 
 /** The next-best-action rules: the configured rules file, else the default set (CONTRACT §4); a wrong file throws `invalid_rules`. */
@@ -202,8 +213,59 @@ export function ruleSetOf(config: Config): RuleSet {
   return config.rules ? loadRulesFile(config.rules) : compileRules(DEFAULT_RULES, 'default rules');
 }
 
-/** Runs the CX topology: input topic → journey and attribution operators → ClickHouse tables and output topics. */
-export async function runPipeline(runtime: Runtime, options: PipelineRunOptions = {}): Promise<StreamJobResult> {
+/**
+ * Runs the CX pipeline: the topology (input topic → operators → output and row topics, one transaction per
+ * checkpoint) and, unless `load` is off, the ClickHouse loader beside it (live) or after it (bounded).
+ */
+export async function runPipeline(runtime: Runtime, options: PipelineRunOptions = {}): Promise<StreamJobResult & { loaded?: TableLoadResult }> {
+  if (!(options.load ?? runtime.config.loader.inProcess)) return runTopology(runtime, options);
+  if (options.boundedBy) {
+    const result = await runTopology(runtime, options);
+    return { ...result, loaded: await loadTables(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) }) };
+  }
+  // Live: both until `signal`; a failure of either (one the supervisor does not retry) stops the other too.
+  const failed = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+  const stopOnFailure = <T>(running: Promise<T>) => running.catch((error: unknown) => {
+    failed.abort();
+    throw error;
+  });
+  const [result, loaded] = await Promise.all([
+    stopOnFailure(runTopology(runtime, { ...options, signal })),
+    stopOnFailure(loadTables(runtime, { signal, ...(options.onRestart ? { onRestart: options.onRestart } : {}) })),
+  ]);
+  return { ...result, loaded };
+}
+
+export interface LoadOptions {
+  /** Stop once the tables hold everything the row topics held at the start (a bounded run); else run until `signal`. */
+  bounded?: boolean;
+  signal?: AbortSignal;
+  onRestart?(error: unknown, delayMs: number): void;
+}
+
+/** Loads the ClickHouse tables from the committed row topics (`touchstream load`, and inside `run` and `replay`). */
+export async function loadTables(runtime: Runtime, options: LoadOptions = {}): Promise<TableLoadResult> {
+  const { config } = runtime;
+  return supervise(
+    () =>
+      runTableLoader({
+        name: 'table-loader',
+        log: runtime.log,
+        groupId: `${config.kafka.groupId}-loader`,
+        tables: loadedTables(config.kafka.groupId, runtime.clickhouse),
+        bounded: options.bounded ?? false,
+        ...(options.signal ? { signal: options.signal } : {}),
+        poll: { maxRecords: config.loader.maxPollChunks },
+        stallTimeoutMs: config.engine.stallTimeoutMs,
+        metrics: runtime.metrics,
+      }),
+    { name: 'table-loader', metrics: runtime.metrics, ...(options.signal ? { signal: options.signal } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) },
+  );
+}
+
+/** The CX topology on the engine: input topic → journey and attribution operators → output and row topics. */
+async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promise<StreamJobResult> {
   const { config } = runtime;
   const rules = ruleSetOf(config);
   const wallClock = options.wallClock ?? Date.now;
@@ -218,6 +280,13 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
     // This attempt's producer: a flush a failed attempt left behind can never send into its successor's transaction.
     let transactions: TransactionalProducer | undefined;
     const outputs: TopicProducer = { send: (topic, records) => transactions!.send(topic, records) };
+    // Every table output goes to its row topic in the checkpoint transaction; the loader takes it from there.
+    const tableSinks = Object.fromEntries(
+      TABLE_OUTPUTS.map((entry) => {
+        const { output, table, codec } = entry as TableOutput<keyof CxOutputs>;
+        return [output, rowTopicSink({ topic: rowTopicOf(config.kafka.groupId, table), producer: outputs, codec })];
+      }),
+    ) as { [K in keyof CxOutputs]: ReturnType<typeof rowTopicSink<CxOutputs[K]>> };
     try {
       transactions = await runtime.log.transactionalProducer({ transactionalId, timeoutMs: config.engine.transactionTimeoutMs });
       return await runStreamJob<CxEvent, CxOutputs>({
@@ -244,28 +313,23 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
           new PurchaseAttributionOperator(),
         ],
         sinks: {
-          events: eventsTableSink(runtime.clickhouse),
+          ...tableSinks,
           sessions: [
-            sessionsTableSink(runtime.clickhouse),
+            tableSinks.sessions,
             { ...avroTopicSink<SessionKpis>({ topic: TOPICS.sessions, producer: outputs, codec: runtime.codecs.session, keyOf: (session) => session.customer_id }), transactional: true },
           ],
           signals: [
-            signalsTableSink(runtime.clickhouse),
+            tableSinks.signals,
             { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
           ],
           rejected: deadLetterSinks(runtime, outputs, true),
-          feedback: feedbackTableSink(runtime.clickhouse),
-          social_mentions: socialMentionsTableSink(runtime.clickhouse),
-          channel_switches: channelSwitchesTableSink(runtime.clickhouse),
-          purchase_attribution: purchaseAttributionTableSink(runtime.clickhouse),
-          kpi_minute: kpiMinuteTableSink(runtime.clickhouse),
         },
         watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
         ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onCommit ? { onCommit: options.onCommit } : {}),
         poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
-        flush: { intervalMs: config.engine.flushIntervalMs, maxBufferedValues: config.engine.maxBufferedValues },
+        flush: { intervalMs: config.engine.flushIntervalMs, maxBufferedValues: config.engine.maxBufferedValues, urgent: ['signals'], urgentIntervalMs: config.engine.signalFlushMs },
         stallTimeoutMs: config.engine.stallTimeoutMs,
         partitioner: partitionOf,
         wallClock,

@@ -414,6 +414,8 @@ class KafkajsConsumer implements LogConsumer {
   readonly #positions = new Map<string, number>();
   /** Each partition's high watermark from its last fetched batch (see `LogConsumer.logEnds`). */
   readonly #logEnds = new Map<string, PartitionOffset>();
+  /** Per partition, past the last batch kafkajs fetched (records, markers or aborted records alike). */
+  readonly #skipped = new Map<string, number>();
   #assignment: TopicPartition[] = [];
   /**
    * From a heartbeat's "rejoin" answer or kafkajs' REBALANCING event until GROUP_JOIN, ownership is unknown: nothing
@@ -450,11 +452,31 @@ class KafkajsConsumer implements LogConsumer {
     return this.#assignment.flatMap(({ topic, partition }) => this.#logEnds.get(partitionKey(topic, partition)) ?? []);
   }
 
+  /** Once every buffered record is handed out: past them and past the batches kafkajs processed (skipped ones too); else unknown. */
+  positions(): PartitionOffset[] {
+    const drained = this.#buffer.size === 0;
+    return this.#assignment.map(({ topic, partition }) => {
+      const key = partitionKey(topic, partition);
+      return { topic, partition, offset: drained ? Math.max(this.#positions.get(key) ?? -1, this.#skipped.get(key) ?? -1) : -1 };
+    });
+  }
+
   async start(topics: readonly string[], start: 'earliest' | 'latest'): Promise<void> {
     const { events } = this.#consumer;
     this.#consumer.on(events.GROUP_JOIN, ({ payload }) => this.#onJoin(payload.memberAssignment));
     this.#consumer.on(events.REBALANCING, () => {
       this.#rebalancing = true;
+    });
+    // A batch of only transaction markers or aborted records never reaches eachBatch: kafkajs skips past it. Its
+    // end is taken once the batch is processed (a batch of records is buffered by then).
+    this.#consumer.on(events.START_BATCH_PROCESS, ({ payload }) => {
+      const end = Number(payload.highWatermark);
+      if (Number.isFinite(end) && end >= 0) this.#logEnds.set(partitionKey(payload.topic, payload.partition), { topic: payload.topic, partition: payload.partition, offset: end });
+    });
+    this.#consumer.on(events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = partitionKey(payload.topic, payload.partition);
+      const last = Number(payload.lastOffset);
+      if (Number.isFinite(last) && last + 1 > (this.#skipped.get(key) ?? 0)) this.#skipped.set(key, last + 1);
     });
     this.#consumer.on(events.CRASH, ({ payload }) => {
       if (payload.restart) return;
@@ -531,6 +553,7 @@ class KafkajsConsumer implements LogConsumer {
     // A new generation reads every partition again from its committed offset (the engine restores its state to
     // match), so nothing buffered or handed out before counts.
     this.#positions.clear();
+    this.#skipped.clear();
     this.#buffer.retain(new Set());
     this.#generation++;
     this.#assignment = assignment;

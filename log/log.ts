@@ -98,6 +98,13 @@ export interface LogConsumer {
    * idle.
    */
   logEnds?(): PartitionOffset[];
+  /**
+   * The next offset this consumer will hand out per assigned partition: past the records `poll` answered and past
+   * what the client skipped after them (transaction markers, aborted records), -1 where unknown. Reading a
+   * transactional topic, this reaches the log end once everything committed is read, although no record sits at
+   * the last offsets (the commit markers). Optional: the loader uses it to tell it has caught up.
+   */
+  positions?(): PartitionOffset[];
   close(): Promise<void>;
 }
 

@@ -595,6 +595,17 @@ class RdkafkaConsumer implements LogConsumer {
     return ends;
   }
 
+  /** librdkafka's application position: past the last message consumed and the control records after it. */
+  positions(): PartitionOffset[] {
+    const consumer = this.#consumer;
+    if (this.#closed || !consumer || this.#assignment.length === 0) return [];
+    try {
+      return consumer.position(this.#assignment).map(({ topic, partition, offset }) => ({ topic, partition, offset: typeof offset === 'number' && offset >= 0 ? offset : -1 }));
+    } catch {
+      return [];
+    }
+  }
+
   /** Seeks every assigned partition back to its committed offset (the group's start position where none is). */
   async #rewind(): Promise<void> {
     const consumer = this.#consumer;

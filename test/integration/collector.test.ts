@@ -7,7 +7,7 @@ import { startCollector } from '../../app/collect.ts';
 import type { RunningCollector } from '../../app/collect.ts';
 import { loadConfig } from '../../app/config.ts';
 import type { Runtime } from '../../app/runtime.ts';
-import { openRuntime } from '../../app/runtime.ts';
+import { loadTables, openRuntime } from '../../app/runtime.ts';
 import { MetricsRecorder } from '../../engine/metrics.ts';
 import type { LogRecord } from '../../log/log.ts';
 import { eventFromAvro } from '../../schemas/avro.ts';
@@ -115,6 +115,9 @@ describe('collector and webhooks on the real broker and ClickHouse', () => {
     const dlq = mine(await readTopic(runtime, TOPICS.deadLetters, (records) => mine(records).length >= expected.length));
     expect(dlq.map((letter: DeadLetter) => [letter.source, letter.reason_code]).sort()).toEqual(expected);
 
+    // rejected_events is loaded from its row topic, like every table (the loader of `run` or `load`).
+    const loaded = await loadTables(runtime, { bounded: true });
+    expect(loaded.rows.rejected_events).toBe(expected.length);
     const rows = await runtime.clickhouse.rows<{ source: string; reason_code: string }>(`SELECT source, reason_code FROM ts_collector_${run}.rejected_events FINAL ORDER BY source, reason_code`);
     expect(rows.map((row) => [row.source, row.reason_code])).toEqual(expected);
     expect(metrics.total('touchstream_source_events_total')).toBe(6);

@@ -1,25 +1,31 @@
-// (d) ClickHouse unreachable for ~10 s while input keeps arriving: consumption pauses with memory bounded, resumes by itself, and every row ends up once and identical to an uninterrupted run.
+// (d) ClickHouse unreachable for 30 s while events flow: signals keep reaching their topic within the latency target, input keeps being consumed with memory bounded, the tables' backlog waits in Kafka, and afterwards every row is there once and identical to an uninterrupted run.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../app/runtime.ts';
+import type { LogConsumer } from '../../log/log.ts';
+import { TOPICS } from '../../schemas/outputs.ts';
+import type { CxEvent } from '../../schemas/events.ts';
+import type { Source } from '../../sources/source.ts';
 import { waitFor } from '../support/environment.ts';
 import { FaultRuns } from '../support/fault-run.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import type { Worker } from '../support/workers.ts';
 import { countOf, outputRows, startWorker } from '../support/workers.ts';
+import { parseEvent } from '../../schemas/events.ts';
 
-const OUTAGE_MS = 10_000;
-const MAX_POLL_RECORDS = 50;
-/** The worker's flush interval here. */
-const FLUSH_INTERVAL_MS = 100;
+const OUTAGE_MS = 30_000;
+/** Phase B is sent in slices this far apart, spread over the outage (events flow while ClickHouse is down). */
+const SLICE_MS = 100;
 /**
- * Outputs the worker buffers while a flush is in flight: it processes on until it holds this many, then waits. Each
- * input record gives at least one output (its `events` row or a dead letter) except a duplicate send (about one in
- * twenty here, test/support/workers.ts), and the check follows each poll: after a write failed it takes in at most
- * this many records plus one poll, plus the duplicates among them (a quarter more allows for them).
+ * Event-to-topic latency bound asserted here, at p99, for signals fired by events sent during the outage. The contract's
+ * target is 100 ms (benchmarks/README.md measures it at half the maximum rate); on a loaded CI machine with the broker,
+ * ClickHouse and this test on the same 2 cores the bound is wider, and still far from the 30 s a signal waiting for
+ * ClickHouse would take.
  */
-const MAX_BUFFERED_VALUES = 500;
-const MAX_STEP_RECORDS = Math.ceil((MAX_BUFFERED_VALUES + MAX_POLL_RECORDS) * 1.25);
+const LATENCY_BOUND_MS = 1000;
+/** Signals fired by an event (their last evidence event); a cart reminder fires when its session closes. */
+const EVENT_FIRED = new Set(['live_chat_offer', 'proactive_help', 'support_callback']);
 
 /** Resident set size of a process, from /proc (bytes). */
 function residentBytes(pid: number): number {
@@ -28,19 +34,26 @@ function residentBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-/** Sum of a Prometheus counter over its label sets. */
-function counter(text: string, name: string): number {
+/** Sum of a Prometheus counter or gauge over its label sets (those whose labels text passes `labels`, given it). */
+function counter(text: string, name: string, labels?: (labelsText: string) => boolean): number {
   let sum = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (labels && !labels(line.slice(name.length, line.lastIndexOf(' ')))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
 }
 
-describe('the engine on the real broker: a ClickHouse outage pauses consumption and then gives the rows of an uninterrupted run', () => {
-  const runs = new FaultRuns('cho');
+const percentile = (values: readonly number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
+
+describe('the engine on the real broker: during a ClickHouse outage signals keep flowing, and the tables catch up afterwards', () => {
+  const runs = new FaultRuns('cho', { customers: 120, sessionsPerCustomer: 3, experience: true });
   const workers: Worker[] = [];
   let proxy: TcpProxy;
+  let signals: LogConsumer | undefined;
+  /** The signals reader's loop runs while this is true. */
+  let reading = false;
 
   beforeAll(async () => {
     const target = new URL(runs.clickhouseUrl);
@@ -50,19 +63,15 @@ describe('the engine on the real broker: a ClickHouse outage pauses consumption 
   });
 
   afterAll(async () => {
+    reading = false;
+    await signals?.close();
     await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
     await proxy?.shut();
     await runs.close();
   });
 
-  it('(d) ClickHouse down for 10 s: input stops being consumed and lag grows, RSS stays bounded, the worker resumes alone; rows once and identical', async () => {
+  it('(d) ClickHouse down for 30 s: signals on the topic throughout within the bound, input consumed, RSS bounded, table lag in Kafka; rows once and identical', async () => {
     const { settings, runtime } = await runs.prepare('outage', `http://127.0.0.1:${proxy.port}`);
-    // Small polls: a poll's worth of input is what the worker takes in before a failing flush stops it.
-    settings.extraEnv = {
-      TOUCHSTREAM_MAX_POLL_RECORDS: String(MAX_POLL_RECORDS),
-      TOUCHSTREAM_FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS),
-      TOUCHSTREAM_MAX_BUFFERED_VALUES: String(MAX_BUFFERED_VALUES),
-    };
     await runs.publish(runtime, 'outage-a', runs.phaseA);
     const worker = startWorker(settings, 'cho-0');
     workers.push(worker);
@@ -73,67 +82,89 @@ describe('the engine on the real broker: a ClickHouse outage pauses consumption 
       return line ? String(JSON.parse(line).metrics) : undefined;
     }, 45_000, 'the worker to start');
     const scrape = async () => (await fetch(metricsUrl)).text();
-    const published = async () => (await runtime.log.endOffsets(settings.inputTopic)).reduce((sum, { offset }) => sum + offset, 0);
 
     await waitFor(async () => ((await countOf(runtime.clickhouse, settings.database, 'sessions')) > 100 ? true : undefined), 45_000, 'first sessions');
-    await waitFor(async () => ([...(await runs.sessionCopiesOnTopic(runtime)).values()].some((count) => count === 2) ? true : undefined), 45_000, 'a committed checkpoint');
     expect(proxy.connections).toBeGreaterThan(0); // the worker really reaches ClickHouse through the proxy
     await runs.untilPhaseAComplete(runtime, settings.database); // every partition idle: phase B wakes them all (fault-run.ts)
 
-    // The outage: ClickHouse refuses connections while phase B arrives. Its first part makes a write fail (the
-    // worker takes in at most a flush interval of input before that); the rest arrives while the worker is blocked.
+    // A read_committed reader of the signals topic, from its end now: when each of this run's signals becomes visible.
+    signals = await runtime.log.consumer({ groupId: `cho-signals-${runs.run}`, topics: [TOPICS.signals], start: 'latest' });
+    const seenAt = new Map<string, { at: number; action: string; trigger: string }>();
+    const customers = `${runs.name}${runs.run}-`;
+    reading = true;
+    const reader = (async () => {
+      while (reading) {
+        const records = await signals!.poll(1000, 50);
+        const at = Date.now();
+        for (const result of await runtime.codecs.signal.decodeBatch(records.map((record) => record.value))) {
+          if (!result.ok || !String(result.value.customer_id).startsWith(customers)) continue;
+          const evidence = result.value.evidence_event_ids as string[];
+          if (!seenAt.has(String(result.value.signal_id))) seenAt.set(String(result.value.signal_id), { at, action: String(result.value.action), trigger: evidence[evidence.length - 1]! });
+        }
+      }
+    })();
+    // (It joins its group while it polls.)
+    await waitFor(async () => (signals!.assignment().length > 0 ? true : undefined), 30_000, 'the signals reader to join');
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // its first fetch positions it at the end
+
+    // The outage: ClickHouse refuses connections while phase B is sent, slice by slice, over most of it.
     await proxy.shut();
     const outageStarted = Date.now();
     const rssBefore = residentBytes(pid);
-    const first = 100;
-    await runs.publish(runtime, 'outage-b1', runs.phaseB.slice(0, first));
-    const takenInWhenBlocked = await waitFor(async () => {
-      const text = await scrape();
-      return counter(text, 'touchstream_sink_errors_total') > 0 ? counter(text, 'touchstream_input_records_total') : undefined;
-    }, OUTAGE_MS, 'a failed ClickHouse write');
-    await runs.publish(runtime, 'outage-b2', runs.phaseB.slice(first));
-    // The runner processes on while a flush is in flight until its buffered outputs are full, then waits for it:
-    // input taken in settles a bounded step after the first failed write, and then stays put.
-    let previous = -1;
-    let changedAt = Date.now();
-    const takenInSettled = await waitFor(async () => {
-      const now = counter(await scrape(), 'touchstream_input_records_total');
-      if (now !== previous) {
-        previous = now;
-        changedAt = Date.now();
-        return undefined;
-      }
-      return Date.now() - changedAt >= 1500 ? now : undefined; // unchanged for 1.5 s: settled
-    }, OUTAGE_MS, 'input taken in to settle while ClickHouse is down');
-    expect(takenInSettled - takenInWhenBlocked).toBeLessThanOrEqual(MAX_STEP_RECORDS);
-    const lagWhenBlocked = (await published()) - takenInSettled;
     let rssPeak = rssBefore;
+    const sentAt = new Map<string, number>();
+    const slices = Math.ceil((OUTAGE_MS * 0.8) / SLICE_MS);
+    const perSlice = Math.ceil(runs.phaseB.length / slices);
+    for (let from = 0; from < runs.phaseB.length; from += perSlice) {
+      const slice = runs.phaseB.slice(from, from + perSlice).map((raw) => {
+        const parsed = parseEvent(raw, Date.now());
+        if (!parsed.ok) throw new Error(`phase B holds an invalid event: ${parsed.failure.message}`);
+        return parsed.event;
+      });
+      const now = Date.now();
+      for (const event of slice) if (!sentAt.has(event.event_id)) sentAt.set(event.event_id, now);
+      const result = await ingest(runtime, oneBatch(slice));
+      expect(result.rejected).toBe(0);
+      rssPeak = Math.max(rssPeak, residentBytes(pid));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, SLICE_MS - (Date.now() - now))));
+    }
+    // Still down: the worker takes in all of phase B (nothing waits for ClickHouse) and its signals are on the topic.
+    const published = async () => (await runtime.log.endOffsets(settings.inputTopic)).reduce((sum, { offset }) => sum + offset, 0);
+    const total = await published();
+    const takenIn = await waitFor(async () => {
+      const text = await scrape();
+      return counter(text, 'touchstream_input_records_total') >= total - runs.phaseA.length ? text : undefined;
+    }, Math.max(1000, OUTAGE_MS - (Date.now() - outageStarted) - 2000), 'the worker to take in all of phase B while ClickHouse is down');
     while (Date.now() - outageStarted < OUTAGE_MS) {
       rssPeak = Math.max(rssPeak, residentBytes(pid));
-      await new Promise((resolve) => setTimeout(resolve, 250)); // sampling during the outage, which lasts OUTAGE_MS
+      await new Promise((resolve) => setTimeout(resolve, 250)); // sampling until the outage ends
     }
-    const metricsAtEnd = await scrape();
-    const takenInAtEnd = counter(metricsAtEnd, 'touchstream_input_records_total');
-    const lagAtEnd = (await published()) - takenInAtEnd;
+    const during = await scrape();
+    const duringOutage = [...seenAt.values()].filter(({ action, trigger }) => EVENT_FIRED.has(action) && sentAt.has(trigger));
+    const latencies = duringOutage.map(({ at, trigger }) => at - sentAt.get(trigger)!);
+    // Only the loader's ClickHouse writes failed (and were retried); the pipeline's topic writes never did.
+    expect(counter(during, 'touchstream_sink_errors_total', (labels) => labels.includes('sink="clickhouse:'))).toBeGreaterThan(1);
+    expect(counter(during, 'touchstream_sink_errors_total', (labels) => !labels.includes('sink="clickhouse:'))).toBe(0);
+    expect(counter(takenIn, 'touchstream_checkpoint_failures_total')).toBe(0);
+    expect(counter(during, 'touchstream_table_lag_records')).toBeGreaterThan(0); // the tables' backlog, in Kafka
     expect(worker.child.exitCode).toBeNull();
-    expect(takenInAtEnd).toBe(takenInSettled); // consumption paused
-    expect(counter(metricsAtEnd, 'touchstream_sink_errors_total')).toBeGreaterThan(1); // retried, not given up
-    expect(lagAtEnd).toBe(lagWhenBlocked); // all that arrived meanwhile waits in the log
-    expect(lagAtEnd).toBeGreaterThanOrEqual(runs.phaseB.length - first - MAX_STEP_RECORDS);
     expect(rssPeak - rssBefore).toBeLessThan(64 * 1024 * 1024);
+    expect(duringOutage.length).toBeGreaterThan(20);
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    console.log(`(d) ${duringOutage.length} event-fired signals during the outage: on the topic p50 ${p50} ms, p99 ${p99} ms after their event was sent; RSS +${((rssPeak - rssBefore) / 1048576).toFixed(1)} MiB`);
+    expect(p99).toBeLessThanOrEqual(LATENCY_BOUND_MS);
 
-    // ClickHouse is back: the worker resumes by itself, without a restart.
+    // ClickHouse is back: the loader catches up by itself, without a restart.
     await proxy.open();
     const faultEnded = Date.now();
-    // Recovery takes 12–16 s here (the retry backoff reaches 5 s). 60 s catches a hang; the old "hang" was events of
-    // phase B's first second judged late (the partition delivered first moved the watermark past idle ones'), so
-    // the counts never matched: see untilPhaseAComplete and WatermarkTracker.arrived. A stuck step fails the job.
     await runs.untilComplete(runtime, settings.database, 60_000);
-    const recoveredMs = Date.now() - faultEnded;
-    const metricsAfter = await scrape();
-    console.log(`(d) recovered ${recoveredMs} ms after ClickHouse was reachable again; waited for flushes ${counter(metricsAfter, 'touchstream_flush_wait_seconds_total').toFixed(1)} s in all`);
-    expect(counter(metricsAfter, 'touchstream_job_restarts_total')).toBe(0);
-    expect(counter(metricsAfter, 'touchstream_stalls_total')).toBe(0);
+    console.log(`(d) tables caught up ${Date.now() - faultEnded} ms after ClickHouse was reachable again`);
+    const after = await scrape();
+    expect(counter(after, 'touchstream_job_restarts_total')).toBe(0);
+    expect(counter(after, 'touchstream_stalls_total')).toBe(0);
+    reading = false;
+    await reader;
     expect(await worker.stop()).toBe(0);
     expect(await outputRows(runtime.clickhouse, settings.database)).toEqual(runs.reference);
     const copies = await runs.sessionCopiesOnTopic(runtime);
@@ -141,3 +172,13 @@ describe('the engine on the real broker: a ClickHouse outage pauses consumption 
     expect([...copies.values()].filter((count) => count !== 2)).toEqual([]);
   }, 300_000);
 });
+
+/** A source of one batch. */
+function oneBatch(events: CxEvent[]): Source {
+  return {
+    name: 'test',
+    async *batches() {
+      yield { events, rejected: [] };
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
 import type { Runtime } from '../../app/runtime.ts';
-import { ingest, openRuntime } from '../../app/runtime.ts';
+import { ingest, loadTables, openRuntime } from '../../app/runtime.ts';
 import { eventToAvro } from '../../schemas/avro.ts';
 import { parseEvent } from '../../schemas/events.ts';
 import type { CxEvent } from '../../schemas/events.ts';
@@ -52,6 +52,8 @@ describe('Kafka topic source on the real broker', { timeout: 60_000 }, () => {
     const source = () => kafkaTopicSource({ topic, format: 'json' }, { log: runtime.log });
     expect(await ingest(runtime, source())).toEqual({ events: 5, rejected: 3 });
     expect(await inputCount()).toBe(5);
+    // rejected_events is loaded from its row topic, like every table.
+    expect((await loadTables(runtime, { bounded: true })).rows.rejected_events).toBe(3);
     const letters = await runtime.clickhouse.rows<{ reason_code: string; source: string; topic: string; offset: string }>(
       `SELECT reason_code, source, topic, offset FROM ${database}.rejected_events FINAL WHERE topic = '${topic}' ORDER BY reason_code`);
     expect(letters.map((letter) => [letter.reason_code, letter.source])).toEqual([

@@ -36,7 +36,7 @@ export class FaultRuns {
   /** Sessions of phase A in the reference (they start before phase B does). */
   #referencePhaseASessions = 0;
 
-  constructor(readonly name: string, size: { customers: number; sessionsPerCustomer: number } = { customers: 120, sessionsPerCustomer: 3 }) {
+  constructor(readonly name: string, size: { customers: number; sessionsPerCustomer: number; experience?: boolean } = { customers: 120, sessionsPerCustomer: 3 }) {
     const prefix = `${name}${this.run}`;
     this.phaseA = compressedJourneys({ prefix, eventPrefix: `${prefix}a`, ...size, startMs: START, seed: 11 });
     this.phaseB = compressedJourneys({ prefix, eventPrefix: `${prefix}b`, ...size, startMs: START + 3_600_000, seed: 12 });

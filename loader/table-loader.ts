@@ -1,0 +1,155 @@
+// Loads ClickHouse tables from their row topics (what the pipeline's transactions committed): its own consumer group, offsets committed only after ClickHouse acknowledged.
+import type { Log, LogRecord, PartitionOffset } from '../log/log.ts';
+import type { Metrics, RetryOptions } from '../engine/index.ts';
+import { noMetrics, StallWatchdog, writeWithRetry } from '../engine/index.ts';
+
+/** One table and the topic its rows arrive on. */
+export interface LoadedTable {
+  /** The table's name (the metric label). */
+  table: string;
+  topic: string;
+  /**
+   * Inserts the rows of these chunks (sinks/rows) and resolves once ClickHouse has them; answers how many rows.
+   * Inserts are idempotent (deterministic ids, deduplicating tables), so a chunk loaded twice after a crash between
+   * the insert and the offset commit leaves no duplicate.
+   */
+  load(chunks: readonly Buffer[], pace?: () => Promise<void>): Promise<number>;
+}
+
+export interface TableLoaderOptions {
+  /** Names the loader in metrics, errors and its consumer group's purpose. */
+  name?: string;
+  log: Log;
+  /** The loader's own consumer group (not the pipeline's): it resumes from its own committed offsets. */
+  groupId: string;
+  tables: readonly LoadedTable[];
+  /** Stop once everything the topics held when the loader started is loaded (a bounded replay); else run until `signal`. */
+  bounded?: boolean;
+  signal?: AbortSignal;
+  /** Records (chunks) per poll: one insert per table per poll. */
+  poll?: { maxRecords?: number; timeoutMs?: number };
+  retry?: RetryOptions;
+  stallTimeoutMs?: number;
+  metrics?: Metrics;
+}
+
+export interface TableLoadResult {
+  /** Rows loaded per table. */
+  rows: Record<string, number>;
+}
+
+const keyOf = (topic: string, partition: number) => `${topic}/${partition}`;
+
+/** How often each table's lag is measured. */
+const LAG_INTERVAL_MS = 1000;
+
+/**
+ * Runs the loader: poll chunks → insert per table (in parallel, retried while ClickHouse is down: nothing more is
+ * read meanwhile, so the backlog waits in Kafka, not in memory) → commit the offsets. Each table's lag behind its
+ * topic is the gauge `touchstream_table_lag_records{table}`.
+ */
+export async function runTableLoader(options: TableLoaderOptions): Promise<TableLoadResult> {
+  const name = options.name ?? 'table-loader';
+  const metrics = options.metrics ?? noMetrics;
+  const maxRecords = options.poll?.maxRecords ?? 200;
+  const pollTimeoutMs = options.poll?.timeoutMs ?? 200;
+  const stall = new StallWatchdog({ job: name, timeoutMs: options.stallTimeoutMs ?? 60_000, metrics });
+  const halt = new AbortController();
+  const stopped = () => options.signal?.aborted ?? false;
+  const tableOf = new Map(options.tables.map((table) => [table.topic, table]));
+  const topics = options.tables.map((table) => table.topic);
+  const rows: Record<string, number> = Object.fromEntries(options.tables.map((table) => [table.table, 0]));
+  // Bounded: the end of every partition now (the pipeline that wrote them has finished: no transaction is open).
+  const ends = new Map<string, number>();
+  if (options.bounded) {
+    for (const topic of topics) for (const { partition, offset } of await options.log.endOffsets(topic)) if (offset > 0) ends.set(keyOf(topic, partition), offset);
+  }
+  const consumer = await options.log.consumer({ groupId: options.groupId, topics, start: 'earliest' });
+  /** The next offset per partition past what is loaded (or, past control records, skipped) in this generation. */
+  const position = new Map<string, number>();
+  let generation = consumer.generation();
+  // Lag is measured on a timer of its own: while ClickHouse is down the loop sits in a retried insert.
+  let measuring: Promise<void> | null = null;
+  const lagTimer = setInterval(() => {
+    measuring ??= reportLag().finally(() => (measuring = null));
+  }, LAG_INTERVAL_MS);
+  try {
+    for (;;) {
+      if (options.bounded ? caughtUp(ends, position) : stopped()) break;
+      if (options.bounded && stopped()) break;
+      const records = await stall.bound('poll', consumer.poll(maxRecords, pollTimeoutMs), stall.timeoutMs + pollTimeoutMs);
+      if (consumer.generation() !== generation) {
+        // A rebalance: every partition is read again from its committed offset.
+        generation = consumer.generation();
+        position.clear();
+      }
+      if (records.length > 0) await load(records);
+      else {
+        // Nothing came: where the consumer moved past what was loaded, it skipped transaction markers (or aborted
+        // records); committing that position keeps the group's lag at zero and tells a bounded load it is done.
+        const skipped = (consumer.positions?.() ?? []).filter(({ topic, partition, offset }) => offset > (position.get(keyOf(topic, partition)) ?? -1));
+        if (skipped.length > 0) {
+          await stall.bound('offset commit', consumer.commit(skipped));
+          for (const { topic, partition, offset } of skipped) position.set(keyOf(topic, partition), offset);
+        }
+      }
+    }
+    await (measuring ?? reportLag());
+    return { rows };
+  } finally {
+    clearInterval(lagTimer);
+    halt.abort();
+    await consumer.close().catch(() => {});
+  }
+
+  async function load(records: readonly LogRecord[]): Promise<void> {
+    const byTopic = new Map<string, Buffer[]>();
+    const next = new Map<string, PartitionOffset>();
+    for (const record of records) {
+      let chunks = byTopic.get(record.topic);
+      if (!chunks) byTopic.set(record.topic, (chunks = []));
+      if (record.value.length > 0) chunks.push(record.value);
+      next.set(keyOf(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
+    }
+    await Promise.all(
+      [...byTopic].map(async ([topic, chunks]) => {
+        const table = tableOf.get(topic);
+        if (!table || chunks.length === 0) return;
+        let loaded = 0;
+        const sink = { name: `clickhouse:${table.table}`, write: async () => void (loaded = await table.load(chunks)) };
+        await writeWithRetry(sink, chunks, { ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
+        rows[table.table] = (rows[table.table] ?? 0) + loaded;
+        metrics.count('touchstream_table_loaded_rows_total', loaded, { table: table.table });
+      }),
+    );
+    const offsets = [...next.values()];
+    await stall.bound('offset commit', consumer.commit(offsets));
+    for (const { topic, partition, offset } of offsets) position.set(keyOf(topic, partition), offset);
+  }
+
+  /**
+   * Each table's records not loaded yet: its topic's end offsets (from the broker) minus the loaded position, per
+   * partition this loader reads. Transaction markers count until the loader moves past them (at most one per
+   * partition at rest, while no poll came back empty since).
+   */
+  async function reportLag(): Promise<void> {
+    try {
+      for (const table of options.tables) {
+        let lag = 0;
+        for (const { partition, offset } of await options.log.endOffsets(table.topic)) {
+          const loaded = position.get(keyOf(table.topic, partition));
+          if (loaded !== undefined) lag += Math.max(0, offset - loaded);
+        }
+        metrics.gauge('touchstream_table_lag_records', lag, { table: table.table });
+      }
+    } catch {
+      // The broker is unreachable now: the next measurement tells.
+    }
+  }
+}
+
+/** Whether every partition reached the end it had when a bounded load started. */
+function caughtUp(ends: ReadonlyMap<string, number>, position: ReadonlyMap<string, number>): boolean {
+  for (const [key, end] of ends) if ((position.get(key) ?? 0) < end) return false;
+  return true;
+}
