@@ -174,7 +174,7 @@ export class Checkpointer<O extends OutputMap> {
     const { state, stall, metrics, halted, job } = this.options;
     const encoding = state ? handled(state.changelogs.encodeSliced(changes, ENCODE_SLICE_CHANGES, this.options.pace)) : null;
     // 1. Sinks outside the log (none in the CX topology: its tables load from the topics): durable, idempotent, retried.
-    const writes: Promise<void>[] = [];
+    const writes: Promise<boolean>[] = [];
     const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
     for (const [output, values] of buffers) {
       if (values.length === 0) continue;

@@ -15,19 +15,20 @@ export interface RetryOptions {
 /**
  * Writes to a sink, retrying retriable failures with backoff for as long as it takes (the caller's input waits
  * meanwhile). Each attempt is bounded by the watchdog (an answer, even an error, is progress; no answer is a
- * stall), and the retries stop when `halted` aborts, so a failed job leaves nothing running behind it.
+ * stall), and the retries stop when `halted` aborts, so a failed job leaves nothing running behind it. Answers
+ * whether the batch was written (false: halted first).
  */
 export async function writeWithRetry<T>(
   sink: Sink<T>,
   values: readonly T[],
   options: { pace?: Pace; retry?: RetryOptions; metrics: Metrics; stall: StallWatchdog; halted: AbortSignal },
-): Promise<void> {
+): Promise<boolean> {
   let delay = options.retry?.initialDelayMs ?? 100;
   const maxDelay = options.retry?.maxDelayMs ?? 5000;
   while (!options.halted.aborted) {
     try {
       await options.stall.bound(`write ${sink.name}`, sink.write(values, options.pace));
-      return;
+      return true;
     } catch (error) {
       options.metrics.count('touchstream_sink_errors_total', 1, { sink: sink.name, retriable: String(isRetriable(error)) });
       if (!isRetriable(error) || error instanceof StallError) throw error;
@@ -36,4 +37,5 @@ export async function writeWithRetry<T>(
       delay = Math.min(maxDelay, delay * 2);
     }
   }
+  return false;
 }

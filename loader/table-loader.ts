@@ -3,6 +3,9 @@ import type { Log, LogRecord, PartitionOffset } from '../log/log.ts';
 import type { Metrics, RetryOptions } from '../engine/index.ts';
 import { noMetrics, StallWatchdog, writeWithRetry } from '../engine/index.ts';
 
+/** A turn of the event loop between slices of a large insert's encoding. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** One table and the topic its rows arrive on. */
 export interface LoadedTable {
   /** The table's name (the metric label). */
@@ -54,8 +57,12 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
   const maxRecords = options.poll?.maxRecords ?? 200;
   const pollTimeoutMs = options.poll?.timeoutMs ?? 200;
   const stall = new StallWatchdog({ job: name, timeoutMs: options.stallTimeoutMs ?? 60_000, metrics });
+  // Aborting stops a retried insert too (ClickHouse may stay down): the loader then returns without committing it.
   const halt = new AbortController();
   const stopped = () => options.signal?.aborted ?? false;
+  const onAbort = () => halt.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (stopped()) halt.abort();
   const tableOf = new Map(options.tables.map((table) => [table.topic, table]));
   const topics = options.tables.map((table) => table.topic);
   const rows: Record<string, number> = Object.fromEntries(options.tables.map((table) => [table.table, 0]));
@@ -67,6 +74,8 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
   const consumer = await options.log.consumer({ groupId: options.groupId, topics, start: 'earliest' });
   /** The next offset per partition past what is loaded (or, past control records, skipped) in this generation. */
   const position = new Map<string, number>();
+  /** The group's committed offsets as last read (for the lag of partitions not read yet). */
+  const committed = new Map<string, number>();
   let generation = consumer.generation();
   // Lag is measured on a timer of its own: while ClickHouse is down the loop sits in a retried insert.
   let measuring: Promise<void> | null = null;
@@ -82,6 +91,7 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
         // A rebalance: every partition is read again from its committed offset.
         generation = consumer.generation();
         position.clear();
+        committed.clear();
       }
       if (records.length > 0) await load(records);
       else {
@@ -98,6 +108,7 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
     return { rows };
   } finally {
     clearInterval(lagTimer);
+    options.signal?.removeEventListener('abort', onAbort);
     halt.abort();
     await consumer.close().catch(() => {});
   }
@@ -105,6 +116,7 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
   async function load(records: readonly LogRecord[]): Promise<void> {
     const byTopic = new Map<string, Buffer[]>();
     const next = new Map<string, PartitionOffset>();
+    let unloaded = false;
     for (const record of records) {
       let chunks = byTopic.get(record.topic);
       if (!chunks) byTopic.set(record.topic, (chunks = []));
@@ -116,12 +128,18 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
         const table = tableOf.get(topic);
         if (!table || chunks.length === 0) return;
         let loaded = 0;
-        const sink = { name: `clickhouse:${table.table}`, write: async () => void (loaded = await table.load(chunks)) };
-        await writeWithRetry(sink, chunks, { ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
+        const sink = { name: `clickhouse:${table.table}`, write: async (_values: readonly Buffer[], pace?: () => Promise<void>) => void (loaded = await table.load(chunks, pace)) };
+        const written = await writeWithRetry(sink, chunks, { pace: yieldToLoop, ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
+        if (!written) {
+          unloaded = true; // stopped while retrying
+          return;
+        }
         rows[table.table] = (rows[table.table] ?? 0) + loaded;
         metrics.count('touchstream_table_loaded_rows_total', loaded, { table: table.table });
       }),
     );
+    // Stopped while an insert was retried: nothing of this poll is committed (the next loader reads it again).
+    if (unloaded) return;
     const offsets = [...next.values()];
     await stall.bound('offset commit', consumer.commit(offsets));
     for (const { topic, partition, offset } of offsets) position.set(keyOf(topic, partition), offset);
@@ -134,10 +152,15 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
    */
   async function reportLag(): Promise<void> {
     try {
+      // Partitions not read yet in this generation count from the group's committed offsets.
+      if (consumer.committed && consumer.assignment().some(({ topic, partition }) => !position.has(keyOf(topic, partition)) && !committed.has(keyOf(topic, partition)))) {
+        for (const { topic, partition, offset } of await consumer.committed()) if (offset >= 0) committed.set(keyOf(topic, partition), offset);
+      }
       for (const table of options.tables) {
         let lag = 0;
         for (const { partition, offset } of await options.log.endOffsets(table.topic)) {
-          const loaded = position.get(keyOf(table.topic, partition));
+          const key = keyOf(table.topic, partition);
+          const loaded = position.get(key) ?? committed.get(key);
           if (loaded !== undefined) lag += Math.max(0, offset - loaded);
         }
         metrics.gauge('touchstream_table_lag_records', lag, { table: table.table });

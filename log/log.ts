@@ -105,6 +105,8 @@ export interface LogConsumer {
    * the last offsets (the commit markers). Optional: the loader uses it to tell it has caught up.
    */
   positions?(): PartitionOffset[];
+  /** The group's committed offsets of the assigned partitions (-1 where none), from the broker. Optional. */
+  committed?(): Promise<PartitionOffset[]>;
   close(): Promise<void>;
 }
 

@@ -137,6 +137,9 @@ export class MemoryLog implements Log {
       assignment: () => assignment.slice(),
       // One consumer owns every partition of its topics: the assignment never changes.
       generation: () => 1,
+      // No transaction markers here: the next offset to hand out is the position itself.
+      positions: () => assignment.map(({ topic, partition }) => ({ topic, partition, offset: positions.get(`${topic}/${partition}`)! })),
+      committed: async () => assignment.map(({ topic, partition }) => ({ topic, partition, offset: group.get(`${topic}/${partition}`) ?? -1 })),
       close: async () => {
         closed = true;
       },

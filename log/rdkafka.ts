@@ -606,6 +606,15 @@ class RdkafkaConsumer implements LogConsumer {
     }
   }
 
+  async committed(): Promise<PartitionOffset[]> {
+    const consumer = this.#consumer;
+    if (this.#closed || !consumer || this.#assignment.length === 0) return [];
+    const partitions = await new Promise<Array<{ topic: string; partition: number; offset?: number }>>((resolve, reject) =>
+      consumer.committed(this.#assignment, REQUEST_TIMEOUT_MS, (error, offsets) => (error ? reject(toError('commit', error)) : resolve(offsets))),
+    );
+    return partitions.map(({ topic, partition, offset }) => ({ topic, partition, offset: typeof offset === 'number' && offset >= 0 ? offset : -1 }));
+  }
+
   /** Seeks every assigned partition back to its committed offset (the group's start position where none is). */
   async #rewind(): Promise<void> {
     const consumer = this.#consumer;
