@@ -70,6 +70,8 @@ export const configSchema = z.object({
     .object({
       /** `touchstream run` also runs the loader in its process; off when loaders run on their own (`touchstream load`). */
       inProcess: flag.default(true),
+      /** On Kafka, that loader runs in a worker thread of its own (the second core), not on the pipeline's event loop. */
+      thread: flag.default(true),
       /** Row chunks per poll (one insert per table per poll). */
       maxPollChunks: number.pipe(z.number().int().min(1)).default(200),
     })
@@ -124,6 +126,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_FLUSH_INTERVAL_MS: 'engine.flushIntervalMs',
   TOUCHSTREAM_SIGNAL_FLUSH_MS: 'engine.signalFlushMs',
   TOUCHSTREAM_LOADER_IN_PROCESS: 'loader.inProcess',
+  TOUCHSTREAM_LOADER_THREAD: 'loader.thread',
   TOUCHSTREAM_LOADER_MAX_POLL_CHUNKS: 'loader.maxPollChunks',
   TOUCHSTREAM_MAX_POLL_RECORDS: 'engine.maxPollRecords',
   TOUCHSTREAM_MAX_BUFFERED_VALUES: 'engine.maxBufferedValues',

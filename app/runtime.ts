@@ -63,6 +63,8 @@ export interface RuntimeOptions {
   /** Use this log instead of building one from the config (tests share one in-process log). */
   log?: Log;
   registry?: SchemaRegistry;
+  /** Create the ClickHouse tables (default); a loader thread leaves that to the process that started it. */
+  migrate?: boolean;
 }
 
 export function clickHouseTargetOf(config: Config): ClickHouseTarget {
@@ -118,7 +120,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
   };
   const clickhouse = await openClickHouse(config, metrics);
-  await clickhouse.migrate();
+  if (options.migrate ?? true) await clickhouse.migrate();
   const log = options.log ?? (await openLog(config));
   const partitions = config.kafka.partitions;
   await log.createTopics([
@@ -230,10 +232,12 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
     failed.abort();
     throw error;
   });
-  const [result, loaded] = await Promise.all([
-    stopOnFailure(runTopology(runtime, { ...options, signal })),
-    stopOnFailure(loadTables(runtime, { signal, ...(options.onRestart ? { onRestart: options.onRestart } : {}) })),
-  ]);
+  const loadOptions = { signal, ...(options.onRestart ? { onRestart: options.onRestart } : {}) };
+  // On Kafka the loader takes a thread of its own (the second core); the in-process log lives on this thread.
+  const loading = runtime.config.transport !== 'memory' && runtime.config.loader.thread
+    ? (await import('./loader-thread/index.ts')).loadTablesInThread({ config: runtime.config, metrics: runtime.metrics, ...loadOptions })
+    : loadTables(runtime, loadOptions);
+  const [result, loaded] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading)]);
   return { ...result, loaded };
 }
 
