@@ -10,6 +10,7 @@ export const SECTIONS = [
   'touchstream-kafkajs',
   'touchstream-two-workers',
   'latency',
+  'latency-outage',
   'memory',
   'sinks',
 ] as const;
@@ -36,6 +37,8 @@ export const benchOptionsSchema = z.object({
   latencyRateShare: z.coerce.number().gt(0).max(1).default(0.5),
   /** A fixed rate for the latency run (events/s) instead of the share: to study latency without throughput runs. */
   latencyRate: z.coerce.number().int().min(100).optional(),
+  /** How long ClickHouse is unreachable in the middle of the outage latency run (seconds). */
+  outageSeconds: z.coerce.number().min(1).default(30),
   /** Live sessions the memory measurement holds, comma-separated. */
   memorySessions: z
     .string()

@@ -30,8 +30,10 @@ export interface BenchResults {
   decode?: DecodeResult;
   /** The synthetic day replayed fast: the engine's own latency. */
   latency?: LatencyResult;
-  /** Live traffic (event time = send time): adds the out-of-orderness bound the contact policy waits for. */
+  /** Live traffic (event time = send time): what a consumer of touchstream.signals sees (the contract's 100 ms). */
   latencyLive?: LatencyResult;
+  /** Live traffic with ClickHouse unreachable mid-run (`outage`): the signals' latency meanwhile and the tables' catch-up. */
+  latencyOutage?: LatencyResult;
   memory?: StateMemoryResult[];
   sinks?: SinkResult[];
   targets: TargetResult[];
@@ -58,26 +60,40 @@ function ratioTarget(target: string, numerator: number | null, denominator: numb
 /** How the report names each latency clock. */
 const CLOCK_NAMES: Record<LatencyClock, string> = { day: 'a replayed day', live: 'live traffic' };
 
+/** The contract's latency limit (CONTRACT §4): a signal on touchstream.signals, read_committed, within 100 ms at p99. */
+const LATENCY_LIMIT_MS = 100;
+
+function latencyTarget(target: string, p99: number | null, fixedRate: unknown): TargetResult {
+  const required = `≤ ${LATENCY_LIMIT_MS} ms`;
+  if (p99 === null || Number.isNaN(p99)) return { target, measured: null, required, met: null, note: 'not measured in this run' };
+  if (fixedRate !== undefined) return { target, measured: p99, required, met: null, note: `not judged: fed at a fixed ${String(fixedRate)} events/s (--latency-rate)` };
+  const met = p99 <= LATENCY_LIMIT_MS;
+  return { target, measured: p99, required, met, note: met ? `met (${p99.toFixed(1)} ms)` : `short: ${p99.toFixed(1)} ms is ${(p99 / LATENCY_LIMIT_MS).toFixed(1)}× the limit` };
+}
+
 export function targetsOf(results: BenchResults): TargetResult[] {
-  const touchstream = best(rate(results, 'touchstream-rdkafka'), rate(results, 'touchstream-kafkajs'));
-  const kafkajsPeer = best(rate(results, 'kafkajs-peer-eachMessage'), rate(results, 'kafkajs-peer-eachBatch'));
+  // Per worker, as deployed: one worker with the loader in its process, to the tables.
+  const perWorker = best(rate(results, 'touchstream-rdkafka-tables'), rate(results, 'touchstream-kafkajs-tables'));
+  const toTables = best(perWorker, rate(results, 'touchstream-rdkafka-2-workers-tables'));
+  const kafkaStreams = rate(results, 'kafka-streams');
+  const eachBatch = ratioTarget('throughput to the tables, one worker, vs the kafkajs peer (eachBatch; aim 1×)', perWorker, rate(results, 'kafkajs-peer-eachBatch'), 0.5);
   const targets = [
-    ratioTarget('per-worker throughput vs the plain kafkajs peer (its faster mode)', touchstream, kafkajsPeer, 3),
-    ratioTarget('per-worker throughput vs Kafka Streams', touchstream, rate(results, 'kafka-streams'), 1),
-    ratioTarget('per-worker throughput vs the kcat ceiling (same Avro topic)', touchstream, rate(results, 'kcat-avro'), 0.5),
+    eachBatch,
+    ratioTarget('throughput to the tables (best of one and two workers) vs Kafka Streams', toTables, kafkaStreams, 4),
+    ratioTarget('per-worker throughput (to the tables) vs Kafka Streams', perWorker, kafkaStreams, 1),
+    ratioTarget('per-worker throughput (to the tables) vs the kcat ceiling (same Avro topic)', perWorker, rate(results, 'kcat-avro'), 0.5),
   ];
-  for (const [latency, clock] of [[results.latency, 'day'], [results.latencyLive, 'live']] as const) {
-    const target = `p99 event-to-signal (emitted_at) at half the max rate, ${CLOCK_NAMES[clock]}`;
-    const p99 = latency?.ok ? latency.emittedAt.p99 : null;
-    const fixedRate = results.options.latencyRate;
-    targets.push(
-      p99 === null
-        ? { target, measured: null, required: '≤ 50 ms', met: null, note: 'not measured in this run' }
-        : fixedRate !== undefined
-          ? { target, measured: p99, required: '≤ 50 ms', met: null, note: `not judged: fed at a fixed ${fixedRate} events/s (--latency-rate)` }
-          : { target, measured: p99, required: '≤ 50 ms', met: p99 <= 50, note: p99 <= 50 ? `met (${p99.toFixed(1)} ms)` : `short: ${p99.toFixed(1)} ms is ${(p99 / 50).toFixed(1)}× the limit` },
-    );
-  }
+  const fixedRate = results.options.latencyRate;
+  const live = results.latencyLive;
+  targets.push(latencyTarget('p99 event-to-signal on touchstream.signals (read_committed) at half the max rate, live traffic', live?.ok ? live.onTopic.p99 : null, fixedRate));
+  const outage = results.latencyOutage;
+  targets.push(
+    latencyTarget(
+      'p99 event-to-signal on touchstream.signals, live traffic, signals triggered while ClickHouse is down',
+      outage?.ok && outage.outage && outage.outage.signals > 0 ? outage.outage.onTopic.p99 : null,
+      fixedRate,
+    ),
+  );
   for (const memory of results.memory ?? []) {
     const bytes = memory.bytesPerSession;
     targets.push({
@@ -113,7 +129,7 @@ export function formatReport(results: BenchResults): string {
   lines.push(`input: ${integer(Number(results.input.events ?? 0))} events (${integer(Number(results.input.expectedSessions ?? 0))} sessions), ${results.input.partitions} partitions, seed ${results.input.seed}`);
   lines.push('');
   const kcat = rate(results, 'kcat-avro');
-  const rows = [['run', 'events/s', 'seconds', 'vs kcat', 'CPU s', 'max RSS MiB', 'sessions ok']];
+  const rows = [['run', 'events/s', 'seconds', 'vs kcat', 'CPU s', 'max RSS MiB', 'rows loaded', 'tables behind s', 'sessions ok']];
   for (const result of Object.values(results.throughput)) {
     rows.push([
       result.label,
@@ -122,18 +138,21 @@ export function formatReport(results: BenchResults): string {
       result.ok && kcat ? `${((result.eventsPerSecond / kcat) * 100).toFixed(1)}%` : '-',
       result.cpuSeconds !== undefined ? result.cpuSeconds.toFixed(1) : '-',
       result.maxRssBytes !== undefined ? integer(result.maxRssBytes / 2 ** 20) : '-',
+      result.loadedRows !== undefined ? integer(result.loadedRows) : '-',
+      result.loaderSeconds !== undefined ? result.loaderSeconds.toFixed(2) : '-',
       result.sessions !== undefined ? (result.sessions === result.expectedSessions ? 'yes' : `NO (${result.sessions})`) : result.ok ? 'n/a' : (result.error ?? ''),
     ]);
   }
-  lines.push(table(rows, new Set([1, 2, 3, 4, 5])));
+  lines.push(table(rows, new Set([1, 2, 3, 4, 5, 6, 7])));
+  lines.push('touchstream-*-topics: input → every output topic committed (loader off); -tables: input → every table loaded (loader in the worker); tables behind: loaded − committed on the topics.');
   if (results.decode) {
     lines.push('');
     lines.push(`Avro decode (one core): ${integer(results.decode.decoderPerSecond)} events/s through the event decoder, ${integer(results.decode.avroOnlyPerSecond)} events/s avsc alone (${results.decode.meanBytes.toFixed(0)} B/event)`);
   }
-  const latencies = [results.latency, results.latencyLive].filter((latency) => latency !== undefined);
+  const latencies = [results.latency, results.latencyLive, results.latencyOutage].filter((latency) => latency !== undefined);
   if (latencies.length > 0) lines.push('');
   for (const latency of latencies) {
-    const clock = CLOCK_NAMES[latency.clock];
+    const clock = `${CLOCK_NAMES[latency.clock]}${latency === results.latencyOutage ? ', ClickHouse down mid-run' : ''}`;
     lines.push(
       latency.ok
         ? `event-to-signal, ${clock}, at ${integer(latency.rate)} events/s (achieved ${integer(latency.achievedRate)}), ${latency.signals} signals: ` +
@@ -141,6 +160,15 @@ export function formatReport(results: BenchResults): string {
             `on the signals topic p50 ${latency.onTopic.p50.toFixed(1)} ms, p99 ${latency.onTopic.p99.toFixed(1)} ms`
         : `event-to-signal, ${clock}: FAILED: ${latency.error}`,
     );
+    const outage = latency.outage;
+    if (latency.ok && outage) {
+      lines.push(
+        `  ClickHouse unreachable ${outage.seconds.toFixed(1)} s (from ${outage.startedAfterSeconds.toFixed(1)} s into the feed): ${outage.signals} signals triggered meanwhile, ` +
+          `emitted_at p50 ${outage.emittedAt.p50.toFixed(1)} ms, p99 ${outage.emittedAt.p99.toFixed(1)} ms; on the topic p50 ${outage.onTopic.p50.toFixed(1)} ms, p99 ${outage.onTopic.p99.toFixed(1)} ms; ` +
+          `tables ${outage.catchUpSeconds === null ? 'did NOT catch up within the wait' : `caught up ${outage.catchUpSeconds.toFixed(1)} s after ClickHouse came back`} ` +
+          `(largest table lag ${integer(outage.maxTableLag)} records, ${integer(outage.loadedRows)} rows loaded)`,
+      );
+    }
   }
   if (results.memory?.length) {
     lines.push('');

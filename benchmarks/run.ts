@@ -95,36 +95,50 @@ async function main(options: BenchOptions): Promise<void> {
     log('Kafka Streams peer (JSON)');
     record(await measureKafkaStreams({ brokers: options.brokers, topic: jsonTopic, records, expectedSessions: dataset.expectedSessions, workDir: resolve(options.workDir), runId, timeoutMs, log }));
   }
+  // Each touchstream configuration twice: to the topics (the in-process loader off; ends when every output topic is
+  // committed) and to the tables (the loader on, as `touchstream run` deploys it; ends when ClickHouse holds every row).
   const touchstreamRuns: Array<[Section, string, 'rdkafka' | 'kafkajs', number]> = [
     ['touchstream-rdkafka', 'touchstream-rdkafka', 'rdkafka', 1],
     ['touchstream-kafkajs', 'touchstream-kafkajs', 'kafkajs', 1],
     ['touchstream-two-workers', 'touchstream-rdkafka-2-workers', 'rdkafka', 2],
   ];
   const workerFlags = [...TOUCHSTREAM_NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [])];
-  for (const [section, label, transport, workers] of touchstreamRuns) {
+  const lastOffsets = avro.markerOffsets;
+  const expectedEvents = new Set(dataset.events.map((event) => event.event_id)).size;
+  for (const [section, name, transport, workers] of touchstreamRuns) {
     if (!wants(section)) continue;
-    log(`${label}: Avro in → Kafka out + ClickHouse (HTTP, 18.16)`);
-    record(
-      await measureTouchstream({
-        label, workers, transport, brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, inputTopic: avroTopic, records,
-        partitions: options.partitions, expectedSessions: dataset.expectedSessions, dataDir, runId, timeoutMs,
-        nodeFlags: workerFlags,
-      }),
-    );
+    for (const to of ['topics', 'tables'] as const) {
+      const label = `${name}-${to}`;
+      log(`${label}: Avro in → output topics${to === 'tables' ? ' → loader → ClickHouse (HTTP, 18.16)' : ' (loader off)'}`);
+      record(
+        await measureTouchstream({
+          label, to, workers, transport, brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, inputTopic: avroTopic, records,
+          lastOffsets, partitions: options.partitions, expectedSessions: dataset.expectedSessions, expectedEvents, dataDir, runId, timeoutMs,
+          nodeFlags: workerFlags,
+        }),
+      );
+    }
   }
-  if (wants('latency')) {
+  if (wants('latency') || wants('latency-outage')) {
+    // Half the worker's maximum rate with default settings: the loader in its process, so the rate to the tables.
     const best = Math.max(
-      ...['touchstream-rdkafka', 'touchstream-kafkajs'].map((label) => (results.throughput[label]?.ok ? results.throughput[label]!.eventsPerSecond : 0)),
+      ...['touchstream-rdkafka-tables', 'touchstream-kafkajs-tables'].map((label) => (results.throughput[label]?.ok ? results.throughput[label]!.eventsPerSecond : 0)),
     );
     const rate = options.latencyRate ?? Math.round(best * options.latencyRateShare);
     log(`event-to-signal latency at ${options.latencyRate ? 'a fixed rate of' : `${options.latencyRateShare} × ${Math.round(best)} =`} ${rate} events/s for ${options.latencySeconds} s`);
-    const latencyRun = (clock: LatencyClock) =>
+    const latencyRun = (clock: LatencyClock, outageSeconds?: number) =>
       measureLatency({
         brokers: options.brokers, clickhouseUrl: options.clickhouseUrl, dataDir, runId, partitions: options.partitions, seed: options.seed + 1,
-        rate, seconds: options.latencySeconds, clock, nodeFlags: workerFlags, log,
+        rate, seconds: options.latencySeconds, clock, nodeFlags: workerFlags, log, ...(outageSeconds ? { outageSeconds } : {}),
       });
-    results.latency = await latencyRun('day');
-    results.latencyLive = await latencyRun('live');
+    if (wants('latency')) {
+      results.latency = await latencyRun('day');
+      results.latencyLive = await latencyRun('live');
+    }
+    if (wants('latency-outage')) {
+      log(`live latency with ClickHouse unreachable for ${options.outageSeconds} s mid-run`);
+      results.latencyOutage = await latencyRun('live', options.outageSeconds);
+    }
   }
   if (wants('memory')) {
     log(`state memory per live session at ${options.memorySessions.join(', ')} live sessions`);
@@ -144,7 +158,7 @@ async function main(options: BenchOptions): Promise<void> {
 }
 
 const program = new Command('bench')
-  .description('touchstream benchmark: throughput, latency, state size and sink rates against kcat, kafkajs and Kafka Streams on one input')
+  .description('touchstream benchmark: throughput to the topics and to the tables, latency, state size and sink rates against kcat, kafkajs and Kafka Streams on one input')
   .requiredOption('--brokers <host:port>', 'Kafka bootstrap server')
   .requiredOption('--clickhouse-url <url>', 'ClickHouse (18.16) HTTP URL')
   .option('--customers <n>', 'customers in the synthetic day (~19 events each)')
@@ -154,6 +168,7 @@ const program = new Command('bench')
   .option('--latency-seconds <n>', 'seconds the latency run feeds events')
   .option('--latency-rate-share <x>', 'latency run rate as a share of the best touchstream rate')
   .option('--latency-rate <n>', 'latency run rate in events/s (instead of the share)')
+  .option('--outage-seconds <n>', 'seconds ClickHouse is unreachable in the outage latency run')
   .option('--memory-sessions <list>', 'live sessions for the state-size measurement')
   .option('--sink-rows <n>', 'rows per ClickHouse sink measurement')
   .option('--run-timeout-seconds <n>', 'limit per throughput run')
