@@ -128,7 +128,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
     { topic: TOPICS.deadLetters, partitions: 1 },
-    ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions })),
+    // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
+    // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
+    ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions: 1 })),
   ]);
   const producer = await log.producer();
   return {

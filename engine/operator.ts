@@ -44,8 +44,9 @@ export interface Operator<E, O extends OutputMap> {
   /** Called when the global watermark (the minimum over active partitions) advanced: aggregates across keys. */
   onWatermark(watermark: number, out: Outputs<O>, context: OperatorContext): void;
   /**
-   * The names of the state stores the operator keeps. Each is checkpointed to the compacted topic
-   * `<group>-<store>-changelog` (partitioned like the input) in the same transaction as the input offsets.
+   * The names of the state stores the operator keeps (letters, digits, . _ -). Each is checkpointed to the compacted
+   * topic `<group>-state-changelog` (partitioned like the input, keys `<store>|<key>`) in the same transaction as the
+   * input offsets.
    */
   readonly stateStores?: readonly string[];
   /** The state changed since the last snapshot (the engine calls it at each checkpoint and writes it to the changelogs). */

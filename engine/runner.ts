@@ -56,8 +56,8 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   /** Abort to stop a live job: it flushes, commits and resolves. */
   signal?: AbortSignal;
   /**
-   * Fault-tolerant state: operator stores and partition watermarks are checkpointed to compacted changelog topics
-   * (`<changelogPrefix>-<store>-changelog`) in one transaction with the topic outputs and the input offsets, and
+   * Fault-tolerant state: operator stores and partition watermarks are checkpointed to the compacted changelog topic
+   * `<changelogPrefix>-state-changelog` (keys `<store>|<key>`) in one transaction with the topic outputs and the input offsets, and
    * restored when partitions are assigned. Without it, state lives in memory only (bounded runs, tests).
    */
   state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string };

@@ -11,7 +11,7 @@ export interface StateChange {
 
 /**
  * A named, partitioned key-value state the engine checkpoints. Implementations track which keys changed since the
- * last `changes()` call; the engine writes those to `<group>-<store>-changelog` in the checkpoint transaction.
+ * last `changes()` call; the engine writes those to the changelog `<group>-state-changelog` in the checkpoint transaction.
  */
 export interface StateStore {
   readonly name: string;

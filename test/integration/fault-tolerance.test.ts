@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
 import type { Runtime } from '../../app/runtime.ts';
 import { ingest, openRuntime, runPipeline } from '../../app/runtime.ts';
-import { WATERMARK_STORE } from '../../engine/changelog.ts';
+import { changelogTopicOf, WATERMARK_STORE } from '../../engine/changelog.ts';
 import type { PartitionTimeState } from '../../engine/watermarks.ts';
 import type { PartitionOffset } from '../../log/log.ts';
 import { TOPICS } from '../../schemas/outputs.ts';
@@ -145,10 +145,10 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
 
 /** The largest event time any input partition had reached in the last committed checkpoint (its watermark changelog). */
 async function checkpointedEventTime(runtime: Runtime, groupId: string): Promise<number> {
-  const records = await runtime.log.readPartitions(`${groupId}-${WATERMARK_STORE}-changelog`, [...Array(PARTITIONS).keys()]);
+  const records = await runtime.log.readPartitions(changelogTopicOf(groupId), [...Array(PARTITIONS).keys()]);
   let latest = Number.NEGATIVE_INFINITY;
   for (const record of records) {
-    if (record.value.length === 0) continue;
+    if (record.value.length === 0 || !record.key?.toString().startsWith(`${WATERMARK_STORE}|`)) continue;
     const state = JSON.parse(record.value.toString()) as PartitionTimeState;
     if (state.maxEventTime !== null) latest = Math.max(latest, state.maxEventTime);
   }

@@ -113,7 +113,7 @@ describe('WatermarkTracker checkpoint', () => {
 });
 
 describe('Changelogs on the in-process log', () => {
-  it('writes changes to <group>-<store>-changelog in the checkpoint transaction and restores the latest value per key', async () => {
+  it('writes every store\'s changes to <group>-state-changelog (keys <store>|<key>) in the checkpoint transaction and restores the latest value per store and key', async () => {
     const log = new MemoryLog({ defaultPartitions: 2 });
     const store = new KeyedStateStore<{ n: number }>('counts');
     const operator = {
@@ -132,15 +132,21 @@ describe('Changelogs on the in-process log', () => {
     const consumer = await log.consumer({ groupId: 'grp', topics: ['input'] });
     await transactions.begin();
     await changelogs.write(transactions, changelogs.collect([operator], tracker));
-    expect(log.read('grp-counts-changelog')).toEqual([]); // not visible before the commit
+    expect(log.read('grp-state-changelog')).toEqual([]); // not visible before the commit
     await transactions.commit(consumer, [{ topic: 'input', partition: 1, offset: 5 }]);
     store.delete('z');
     store.put(1, 'y', { n: 4 });
     await transactions.begin();
     await changelogs.write(transactions, changelogs.collect([operator], tracker));
     await transactions.commit(consumer, []);
-    expect(log.read(`grp-${WATERMARK_STORE}-changelog`).map((record) => [record.partition, record.key?.toString(), record.value.toString()])).toEqual([
-      [1, '1', '{"maxEventTime":700,"floor":null}'],
+    // One topic for every store, a record's partition its key's input partition; a deleted key is a tombstone.
+    expect(log.read('grp-state-changelog').map((record) => [record.partition, record.key?.toString(), record.value.toString()])).toEqual([
+      [0, 'counts|x', '{"n":1}'],
+      [1, 'counts|y', '{"n":2}'],
+      [1, 'counts|z', '{"n":3}'],
+      [1, `${WATERMARK_STORE}|1`, '{"maxEventTime":700,"floor":null}'],
+      [1, 'counts|z', ''],
+      [1, 'counts|y', '{"n":4}'],
     ]);
 
     store.clear();
@@ -184,6 +190,6 @@ describe('a checkpoint serialised in slices', () => {
     expect(pauses).toBe(3);
     const plain = (records: ReturnType<Changelogs['encode']>) => [...records].map(([topic, list]) => [topic, list.map((r) => [r.partition, r.key, r.value.toString()])]);
     expect(plain(sliced)).toEqual(plain(changelogs.encode(changes)));
-    expect([...sliced.keys()]).toEqual(['grp-a-changelog', 'grp-b-changelog']);
+    expect([...sliced.keys()]).toEqual(['grp-state-changelog']);
   });
 });
