@@ -158,4 +158,18 @@ describe('default rule set (CONTRACT §4)', () => {
     expect(harness.outputs.signals).toEqual([]);
     expect(harness.outputs.events.map((row) => [row.event.event_id, row.late])).toEqual([['a1', false], ['a2', true]]);
   });
+
+  it('closes a session on its own partition\'s watermark: a quiet partition holds back neither its end nor its cart reminder', () => {
+    const harness = journeyHarness();
+    const cart = (id: string, minutes: number, customer: string) => event(id, 'add_to_cart', minutes, { product_id: 'sku', price: 30, quantity: 1 }, { customer });
+    harness.process([cart('a1', 0, 'ca')], Number.NEGATIVE_INFINITY, 0); // partition 0
+    harness.process([cart('b1', 0, 'cb')], Number.NEGATIVE_INFINITY, 1); // partition 1, quiet from now on
+    // Partition 0 moves on to 11:00 (its watermark before the record: 10:40 > 10:00 + 30 min gap); partition 1 does not.
+    harness.process([page('a2', 60, 'home', 'cz')], at(40), 0);
+    expect(harness.outputs.sessions.map((session) => session.customer_id)).toEqual(['ca']);
+    expect(harness.outputs.signals.map((signal) => [signal.rule_id, signal.customer_id, signal.status])).toEqual([['cart_reminder', 'ca', 'emitted']]);
+    // The engine tells partition 1's time only when it moves: then its session closes too.
+    harness.operator.onPartitionWatermark!(1, at(40), { emit: (output, value) => void (harness.outputs[output] as unknown[]).push(value) }, harness.context);
+    expect(harness.outputs.sessions.map((session) => session.customer_id)).toEqual(['ca', 'cb']);
+  });
 });
