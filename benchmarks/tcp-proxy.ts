@@ -1,4 +1,4 @@
-// A loopback TCP proxy the benchmark controls (the idea of test/support/tcp-proxy.ts): forwards to a real server, and can be shut (connections refused, open ones cut) and opened again on the same port.
+// A loopback TCP proxy that benchmarks and tests control: forwards to a real server, and can be shut (connections refused, open ones cut) and opened again on the same port.
 import { createConnection, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 

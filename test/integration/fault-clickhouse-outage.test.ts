@@ -9,7 +9,7 @@ import type { CxEvent } from '../../schemas/events.ts';
 import type { Source } from '../../sources/source.ts';
 import { waitFor } from '../support/environment.ts';
 import { FaultRuns } from '../support/fault-run.ts';
-import { TcpProxy } from '../support/tcp-proxy.ts';
+import { TcpProxy } from '../../benchmarks/tcp-proxy.ts';
 import type { Worker } from '../support/workers.ts';
 import { countOf, outputRows, startWorker } from '../support/workers.ts';
 import { parseEvent } from '../../schemas/events.ts';
