@@ -1,7 +1,7 @@
 // Loads ClickHouse tables from their row topics (what the pipeline's transactions committed): its own consumer group, offsets committed only after ClickHouse acknowledged.
 import type { Log, LogRecord, PartitionOffset } from '../log/log.ts';
 import type { Metrics, RetryOptions } from '../engine/index.ts';
-import { noMetrics, StallWatchdog, writeWithRetry } from '../engine/index.ts';
+import { noMetrics, StallError, StallWatchdog, writeWithRetry } from '../engine/index.ts';
 
 /** A turn of the event loop between slices of a large insert's encoding. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -98,8 +98,7 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
         // Nothing came: where the consumer moved past what was loaded, it skipped transaction markers (or aborted
         // records); committing that position keeps the group's lag at zero and tells a bounded load it is done.
         const skipped = (consumer.positions?.() ?? []).filter(({ topic, partition, offset }) => offset > (position.get(keyOf(topic, partition)) ?? -1));
-        if (skipped.length > 0) {
-          await stall.bound('offset commit', consumer.commit(skipped));
+        if (skipped.length > 0 && (await commit(skipped))) {
           for (const { topic, partition, offset } of skipped) position.set(keyOf(topic, partition), offset);
         }
       }
@@ -141,8 +140,23 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
     // Stopped while an insert was retried: nothing of this poll is committed (the next loader reads it again).
     if (unloaded) return;
     const offsets = [...next.values()];
-    await stall.bound('offset commit', consumer.commit(offsets));
-    for (const { topic, partition, offset } of offsets) position.set(keyOf(topic, partition), offset);
+    if (await commit(offsets)) for (const { topic, partition, offset } of offsets) position.set(keyOf(topic, partition), offset);
+  }
+
+  /**
+   * Commits the loader's offsets; answers whether it did. A refused commit (a rebalance of the loaders' group
+   * meanwhile: "generation id is not valid", or the broker away) loses nothing: what was loaded is committed with a
+   * later commit, or read and loaded again by whoever owns the partition next (the inserts are idempotent).
+   */
+  async function commit(offsets: readonly PartitionOffset[]): Promise<boolean> {
+    try {
+      await stall.bound('offset commit', consumer.commit(offsets));
+      return true;
+    } catch (error) {
+      if (error instanceof StallError) throw error;
+      metrics.count('touchstream_loader_commit_failures_total', 1, { loader: name });
+      return false;
+    }
   }
 
   /**
