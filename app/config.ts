@@ -57,7 +57,7 @@ export const configSchema = z.object({
       /** Outputs are flushed and a checkpoint committed at least this often. */
       flushIntervalMs: number.pipe(z.number().int().min(1)).default(1000),
       /** While a signal waits to be committed on a live stream, its checkpoint starts within this long (CONTRACT §4: 100 ms to the topic). */
-      signalFlushMs: number.pipe(z.number().int().min(1).max(1000)).default(20),
+      signalFlushMs: number.pipe(z.number().int().min(1).max(1000)).default(50),
       maxPollRecords: number.pipe(z.number().int().min(1)).default(10_000),
       /** Outputs buffered while a flush is in flight; at this many the job waits for it (backpressure, bounded memory). */
       maxBufferedValues: number.pipe(z.number().int().min(1)).default(50_000),

@@ -33,7 +33,7 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   poll?: { maxRecords?: number; timeoutMs?: number };
   /**
    * Outputs are flushed to sinks (and offsets committed) at this many buffered values or this interval; while a
-   * value of an `urgent` output (signals) is buffered and the job is live, within `urgentIntervalMs` (default 20).
+   * value of an `urgent` output (signals) is buffered and the job is live, within `urgentIntervalMs` (default 50).
    */
   flush?: { maxBufferedValues?: number; intervalMs?: number; urgent?: readonly (keyof O)[]; urgentIntervalMs?: number };
   /** Backoff for retriable sink errors; the batch stays buffered and input is not polled meanwhile. */
@@ -123,7 +123,7 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
     state: state && changelogs ? { changelogs, transactions: state.transactions } : null,
     intervalMs: options.flush?.intervalMs ?? 1000,
     maxBufferedValues: options.flush?.maxBufferedValues ?? 50_000,
-    urgent: { outputs: new Set(options.flush?.urgent ?? []), intervalMs: options.flush?.urgentIntervalMs ?? 20 },
+    urgent: { outputs: new Set(options.flush?.urgent ?? []), intervalMs: options.flush?.urgentIntervalMs ?? 50 },
     ...(options.retry ? { retry: options.retry } : {}),
     metrics,
     stall,
