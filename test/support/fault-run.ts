@@ -62,8 +62,16 @@ export class FaultRuns {
   /** The reference: one bounded in-process run over both phases (the watermark goes to infinity at the end). */
   async runReference(): Promise<Rows> {
     const { settings, runtime } = await this.prepare('reference');
-    await this.publish(runtime, 'reference', [...this.phaseA, ...this.phaseB]);
-    await runPipeline(runtime, { boundedBy: await runtime.log.endOffsets(settings.inputTopic) });
+    const input = [...this.phaseA, ...this.phaseB];
+    await this.publish(runtime, 'reference', input);
+    // The bounded run reads up to these ends: they must hold every record published (one clean-clone CI run saw a
+    // reference of 0 sessions in 1.6 s, as if the ends had been read as zeros).
+    const ends = await waitFor(async () => {
+      const offsets = await runtime.log.endOffsets(settings.inputTopic);
+      return offsets.reduce((sum, { offset }) => sum + offset, 0) >= input.length ? offsets : undefined;
+    }, 30_000, `the ${input.length} records of the reference on ${settings.inputTopic}`);
+    const result = await runPipeline(runtime, { boundedBy: ends });
+    expect(result.records).toBe(input.length);
     this.reference = await outputRows(runtime.clickhouse, settings.database);
     this.#referencePhaseASessions = await phaseASessions(runtime, settings.database);
     return this.reference;
