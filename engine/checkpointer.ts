@@ -1,9 +1,10 @@
 // The job's checkpoints: buffers what operators emit, and commits it with the state changes and input offsets in one transaction, one flush in flight at a time.
-import type { LogConsumer, PartitionOffset, TransactionalProducer } from '../log/log.ts';
+import type { LogConsumer, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { TouchstreamError } from '../schemas/errors.ts';
 import type { Changelogs } from './changelog.ts';
 import type { Metrics } from './metrics.ts';
 import type { Operator, OutputMap, Outputs, Pace, Sink, SinkMap } from './operator.ts';
+import { yieldToLoop } from './operator.ts';
 import type { RetryOptions } from './retry.ts';
 import { writeWithRetry } from './retry.ts';
 import type { StateChange } from './state.ts';
@@ -195,39 +196,55 @@ export class Checkpointer<O extends OutputMap> {
     const encoded = await encoding;
     if (state && encoded) {
       // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
-      if (inTransaction.length === 0 && changes.length === 0 && offsets.length === 0) return;
-      const { transactions, changelogs } = state;
-      try {
-        await stall.bound('transaction begin', transactions.begin());
-        const sends: Promise<void>[] = [];
-        for (const { sink, values } of inTransaction) {
-          // Topic sinks encode in slices too (`pace`); between sinks the loop takes its turn.
-          await yieldToLoop();
-          sends.push(handled(sink.write(values, this.options.pace)));
-        }
-        await stall.bound('transaction send', Promise.all(sends));
-        await stall.bound('transaction send', changelogs.send(transactions, encoded));
-        if (this.options.stale() || halted.aborted) {
-          await stall.bound('transaction abort', transactions.abort());
-          return;
-        }
-        await stall.bound('transaction commit', transactions.commit(this.options.consumer, offsets));
-      } catch (error) {
-        await stall.bound('transaction abort', transactions.abort()).catch(() => {});
-        // A rebalance meanwhile: the new generation restores from what is committed, whichever way this ended.
-        if (this.options.stale()) return;
-        metrics.count('touchstream_checkpoint_failures_total', 1, { job });
-        if (error instanceof StallError) throw error;
-        // The in-memory state is ahead of what is committed now: only a restart (restore + re-read) is consistent.
-        throw new TouchstreamError('checkpoint_failed', `checkpoint of ${job} failed: ${(error as Error).message}`, true, { cause: error });
-      }
-      metrics.count('touchstream_checkpoints_total', 1, { job });
-      metrics.count('touchstream_state_changes_total', changes.length, { job });
+      const pending = inTransaction.length > 0 || changes.length > 0 || offsets.length > 0;
+      if (pending && !(await this.#transaction(state, inTransaction, encoded, offsets, changes.length))) return;
     } else if (offsets.length > 0) {
       if (this.options.stale()) return;
       await stall.bound('offset commit', this.options.consumer.commit(offsets));
     }
     this.#committedNow(offsets, buffers, appendTimes);
+  }
+
+  /**
+   * The checkpoint's transaction: begin, the topic sinks and the changelog, commit with the offsets. Answers whether
+   * it committed (false: a rebalance or the job's end meanwhile; it aborted, and the successor redoes the work).
+   */
+  async #transaction(
+    state: NonNullable<CheckpointerOptions<O>['state']>,
+    inTransaction: ReadonlyArray<{ sink: Sink<unknown>; values: unknown[] }>,
+    encoded: Map<string, ProduceRecord[]>,
+    offsets: PartitionOffset[],
+    changeCount: number,
+  ): Promise<boolean> {
+    const { stall, metrics, halted, job } = this.options;
+    const { transactions, changelogs } = state;
+    try {
+      await stall.bound('transaction begin', transactions.begin());
+      const sends: Promise<void>[] = [];
+      for (const { sink, values } of inTransaction) {
+        // Topic sinks encode in slices too (`pace`); between sinks the loop takes its turn.
+        await yieldToLoop();
+        sends.push(handled(sink.write(values, this.options.pace)));
+      }
+      await stall.bound('transaction send', Promise.all(sends));
+      await stall.bound('transaction send', changelogs.send(transactions, encoded));
+      if (this.options.stale() || halted.aborted) {
+        await stall.bound('transaction abort', transactions.abort());
+        return false;
+      }
+      await stall.bound('transaction commit', transactions.commit(this.options.consumer, offsets));
+    } catch (error) {
+      await stall.bound('transaction abort', transactions.abort()).catch(() => {});
+      // A rebalance meanwhile: the new generation restores from what is committed, whichever way this ended.
+      if (this.options.stale()) return false;
+      metrics.count('touchstream_checkpoint_failures_total', 1, { job });
+      if (error instanceof StallError) throw error;
+      // The in-memory state is ahead of what is committed now: only a restart (restore + re-read) is consistent.
+      throw new TouchstreamError('checkpoint_failed', `checkpoint of ${job} failed: ${(error as Error).message}`, true, { cause: error });
+    }
+    metrics.count('touchstream_checkpoints_total', 1, { job });
+    metrics.count('touchstream_state_changes_total', changeCount, { job });
+    return true;
   }
 
   #committedNow(offsets: readonly PartitionOffset[], buffers: Map<keyof O, unknown[]>, appendTimes: readonly number[]): void {
@@ -243,9 +260,6 @@ export class Checkpointer<O extends OutputMap> {
     }
   }
 }
-
-/** Lets the job's loop run (poll, process) between a flush's synchronous steps. */
-export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The same promise, marked as handled now: it is awaited only after later yields, and must not count as unhandled meanwhile. */
 function handled<T>(promise: Promise<T>): Promise<T> {

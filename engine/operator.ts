@@ -63,6 +63,9 @@ export interface Operator<E, O extends OutputMap> {
 /** Awaited between slices of a long synchronous job (see `Sink.write`). */
 export type Pace = () => Promise<void>;
 
+/** A pace that lets the event loop run (poll, process) between the slices of a long job. */
+export const yieldToLoop: Pace = () => new Promise((resolve) => setImmediate(resolve));
+
 export interface Sink<T> {
   readonly name: string;
   /**

@@ -1,8 +1,9 @@
 // Runs a topology over a log consumer: the poll loop (poll → decode → operators → watermarks), checkpointing as it goes (engine/checkpointer.ts).
 import type { Log, LogConsumer, LogRecord, PartitionOffset, TransactionalProducer } from '../log/log.ts';
 import { Changelogs } from './changelog.ts';
-import { Checkpointer, yieldToLoop } from './checkpointer.ts';
+import { Checkpointer } from './checkpointer.ts';
 import type { Operator, OperatorContext, OutputMap, Outputs, SinkMap, StreamRecord } from './operator.ts';
+import { yieldToLoop } from './operator.ts';
 import type { Metrics } from './metrics.ts';
 import { noMetrics } from './metrics.ts';
 import type { RetryOptions } from './retry.ts';

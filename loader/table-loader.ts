@@ -1,10 +1,7 @@
 // Loads ClickHouse tables from their row topics (what the pipeline's transactions committed): its own consumer group, offsets committed only after ClickHouse acknowledged.
 import type { Log, LogRecord, PartitionOffset } from '../log/log.ts';
 import type { Metrics, RetryOptions } from '../engine/index.ts';
-import { noMetrics, StallError, StallWatchdog, writeWithRetry } from '../engine/index.ts';
-
-/** A turn of the event loop between slices of a large insert's encoding. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+import { noMetrics, StallError, StallWatchdog, writeWithRetry, yieldToLoop } from '../engine/index.ts';
 
 /** One table and the topic its rows arrive on. */
 export interface LoadedTable {
