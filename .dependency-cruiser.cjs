@@ -13,12 +13,15 @@
 // | engine                                | engine/                         | schemas/, log/log.ts; no Kafka/ClickHouse driver     |
 // | `pipelines/`                          | pipelines/                      | engine/index.ts (the engine API), schemas/           |
 // | `sinks/`                              | sinks/                          | schemas/                                             |
-// | loader (arrow "topics ─► loader")     | loader/ (arriving)              | log/log.ts, engine/index.ts, sinks/, schemas/        |
+// | loader (arrow "topics ─► loader")     | loader/                         | log/log.ts, engine/index.ts, sinks/, schemas/        |
+// | privacy                               | privacy/                        | schemas/                                             |
+// | actions                               | actions/                        | schemas/, log/log.ts                                 |
+// | serving                               | serving/                        | engine/index.ts (read-only state views), schemas/    |
 // | composition (CLI, app, config, ops)   | app/, bin/, index.ts            | everything; only bin/, index.ts, test/, benchmarks/ import app/ |
 // | `benchmarks/`                         | benchmarks/                     | the public API; a micro-benchmark also the part it measures |
 
 /** Any module of ours (what a part's whitelist is measured against); npm packages and node: builtins are not ours. */
-const OURS = '^(app|benchmarks|bin|engine|loader|log|ops|pipelines|schemas|sinks|sources|test)/|^index\\.ts$';
+const OURS = '^(actions|app|benchmarks|bin|engine|loader|log|ops|pipelines|privacy|schemas|serving|sinks|sources|test)/|^index\\.ts$';
 
 /** The Log interface alone, without the implementations (memory, kafkajs, rdkafka) or the log/index.ts that re-exports them. */
 const LOG_INTERFACE = '^log/log\\.ts$';
@@ -51,7 +54,7 @@ const MICRO_BENCHMARKS = [
 ];
 
 /** Folders that form the parts, for the cycle rule. */
-const PARTS = '^(app|benchmarks|bin|engine|loader|log|pipelines|schemas|sinks|sources)/';
+const PARTS = '^(actions|app|benchmarks|bin|engine|loader|log|pipelines|privacy|schemas|serving|sinks|sources)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -142,6 +145,40 @@ module.exports = {
       severity: 'error',
       from: { path: '^loader/' },
       to: { path: OURS, pathNot: ['^(loader|sinks|schemas)/', LOG_INTERFACE, ENGINE_API] },
+    },
+    {
+      name: 'privacy-imports-only-schemas',
+      comment:
+        'ARCHITECTURE.md row privacy: pseudonymisation and scrubbing at the source edge, erasure and export; may ' +
+        'import schemas; never engine internals (nor pipelines, sinks, sources, transports).',
+      severity: 'error',
+      from: { path: '^privacy/' },
+      to: { path: OURS, pathNot: '^(privacy|schemas)/' },
+    },
+    {
+      name: 'actions-import-only-schemas-and-log-interface',
+      comment:
+        'ARCHITECTURE.md row actions: connectors and delivery read committed signals through the `Log` interface; ' +
+        'may import schemas and log/log.ts; never engine, pipelines.',
+      severity: 'error',
+      from: { path: '^actions/' },
+      to: { path: OURS, pathNot: ['^(actions|schemas)/', LOG_INTERFACE] },
+    },
+    {
+      name: 'serving-imports-only-engine-api-and-schemas',
+      comment:
+        'ARCHITECTURE.md row serving: the HTTP face of a worker; may import the engine API (its read-only state ' +
+        'views) and schemas; never sources, sinks, transports.',
+      severity: 'error',
+      from: { path: '^serving/' },
+      to: { path: OURS, pathNot: ['^(serving|schemas)/', ENGINE_API] },
+    },
+    {
+      name: 'actions-privacy-serving-no-drivers',
+      comment: 'ARCHITECTURE.md: only the composition root and sinks/log pick drivers; these parts get them passed in.',
+      severity: 'error',
+      from: { path: '^(actions|privacy|serving)/' },
+      to: { path: DRIVERS },
     },
     {
       name: 'only-composition-imports-loader',
