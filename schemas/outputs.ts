@@ -1,27 +1,14 @@
 // What touchstream emits (CONTRACT §2, §4, §5): closed sessions, event rows, signals and dead letters; the Avro files mirror these.
 import type { Channel, CxEvent, EventTimeMs } from './events.ts';
+import type { SessionKpiValues } from './session-kpi-columns.ts';
 
-/** One closed session and its KPIs (CONTRACT §2); table `sessions`, topic `touchstream.sessions`. */
-export interface SessionKpis {
+/** One closed session and its KPIs (CONTRACT §2); table `sessions`, topic `touchstream.sessions`. Counters and flags: schemas/session-kpi-columns.ts. */
+export interface SessionKpis extends SessionKpiValues {
   session_id: string;
   customer_id: string;
   started_at: EventTimeMs;
   ended_at: EventTimeMs;
   duration_ms: number;
-  events: number;
-  page_views: number;
-  clicks: number;
-  bounced: boolean;
-  orders: number;
-  revenue: number;
-  converted: boolean;
-  cart_adds: number;
-  cart_value: number;
-  cart_abandoned: boolean;
-  checkout_errors: number;
-  help_views: number;
-  videos_started: number;
-  videos_completed: number;
   entry_page: string | null;
   exit_page: string | null;
   channel: Channel;

@@ -169,7 +169,7 @@ export class JourneyOperator extends StoreBackedOperator implements Operator<CxE
     const open = this.#sessions
       .sessionsOf(key)
       .filter((session) => session !== current)
-      .map((session) => ({ last: session.last, converted: session.accumulator.orders >= 1, cartAbandoned: session.accumulator.cartAdds >= 1 && session.accumulator.orders === 0 }));
+      .map((session) => ({ last: session.last, converted: session.accumulator.converted, cartAbandoned: session.accumulator.cartAbandoned }));
     return journeyFactsAt(this.#journeys.historyOf(key), open, at);
   }
 

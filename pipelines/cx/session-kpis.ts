@@ -3,6 +3,28 @@ import { createHash } from 'node:crypto';
 import type { SessionAggregator } from '../../engine/index.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
 import type { SessionKpis } from '../../schemas/outputs.ts';
+import type { SessionCounter, SessionCounterColumn, SessionKpiValues } from '../../schemas/session-kpi-columns.ts';
+import { SESSION_COUNTERS, SESSION_KPI_COLUMNS } from '../../schemas/session-kpi-columns.ts';
+
+/** Each counter's index in an accumulator's `counts` (the checkpoint order). */
+const COUNTER_INDEX = new Map<string, number>(SESSION_COUNTERS.map((counter, index) => [counter.column, index]));
+/** Per event type, the counters it moves: the hot path looks up one short list per event. */
+const COUNTERS_BY_TYPE = new Map<string, Array<{ index: number; counter: SessionCounter }>>();
+SESSION_COUNTERS.forEach((counter, index) => {
+  for (const type of counter.on) {
+    const list = COUNTERS_BY_TYPE.get(type) ?? [];
+    list.push({ index, counter });
+    COUNTERS_BY_TYPE.set(type, list);
+  }
+});
+/** The checkpoint's name of each counter: the camelCase of its column, as the accumulator's fields were once named. */
+const SAVED_NAMES = SESSION_COUNTERS.map((counter) => counter.column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase()));
+const NO_COUNTERS: Array<{ index: number; counter: SessionCounter }> = [];
+const indexOf = (column: SessionCounterColumn): number => COUNTER_INDEX.get(column)!;
+const EVENTS = indexOf('events');
+const ORDERS = indexOf('orders');
+const CART_ADDS = indexOf('cart_adds');
+
 
 /** A value held by many sessions (a page, a touchpoint, an experiment) is stored once: a bounded pool of shared copies. */
 const POOL_LIMIT = 8192;
@@ -57,17 +79,8 @@ const after = (time: number, id: string, atTime: number, atId: string): boolean 
 
 /** The checkpointed form of an accumulator (the changelog format; event times absolute). */
 export interface SavedSessionAccumulator {
-  events: number;
-  pageViews: number;
-  clicks: number;
-  orders: number;
-  revenue: number;
-  cartAdds: number;
-  cartValue: number;
-  checkoutErrors: number;
-  helpViews: number;
-  videosStarted: number;
-  videosCompleted: number;
+  /** Each counter under the camelCase of its column (`cart_value` → `cartValue`); one saved before the counter existed restores it as 0. */
+  [counter: string]: unknown;
   firstAt: number;
   firstId: string;
   channel: Channel;
@@ -97,17 +110,8 @@ export interface SavedSessionAccumulator {
  * evidence ids and fired rules take no array until there are two.
  */
 export class SessionAccumulator {
-  events = 0;
-  pageViews = 0;
-  clicks = 0;
-  orders = 0;
-  revenue = 0;
-  cartAdds = 0;
-  cartValue = 0;
-  checkoutErrors = 0;
-  helpViews = 0;
-  videosStarted = 0;
-  videosCompleted = 0;
+  /** The counters of SESSION_COUNTERS, by index. */
+  readonly counts: number[] = SESSION_COUNTERS.map(() => 0);
   /** The first event's stamp, channel and touchpoint (the session's entry touchpoint, for rollups and the X+O link). */
   firstAt: number;
   firstId: string;
@@ -183,8 +187,27 @@ export class SessionAccumulator {
     this.#fired = fired === null ? ruleId : typeof fired === 'string' ? [fired, ruleId] : fired.concat(ruleId);
   }
 
+  /** A counter's value so far. */
+  count(column: SessionCounterColumn): number {
+    return this.counts[indexOf(column)]!;
+  }
+
+  /** Orders ≥ 1 (CONTRACT §2 `converted`). */
+  get converted(): boolean {
+    return this.counts[ORDERS]! >= 1;
+  }
+
+  /** Cart adds ≥ 1 and not converted (CONTRACT §2 `cart_abandoned`). */
+  get cartAbandoned(): boolean {
+    return this.counts[CART_ADDS]! >= 1 && this.counts[ORDERS] === 0;
+  }
+
   add(event: CxEvent, time: number): void {
-    this.events++;
+    const counts = this.counts;
+    for (const { index, counter } of COUNTERS_BY_TYPE.get(event.type) ?? NO_COUNTERS) {
+      if (counter.when && !counter.when(event)) continue;
+      counts[index]! += counter.amount ? counter.amount(event) : 1;
+    }
     const id = event.event_id;
     if (before(time, id, this.firstAt, this.firstId)) {
       this.#moveFirst(time);
@@ -199,7 +222,6 @@ export class SessionAccumulator {
     }
     switch (event.type) {
       case 'page_view': {
-        this.pageViews++;
         const page = event.properties.page;
         if (this.firstPage === null || before(time, id, this.firstPageAt, this.firstPageId)) {
           this.#firstPageOffset = time - this.firstAt;
@@ -211,50 +233,23 @@ export class SessionAccumulator {
           this.lastPageId = id;
           this.lastPage = shared(page);
         }
-        if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') {
-          this.helpViews++;
-          this.#helpIds = withId(this.#helpIds, id);
-        }
+        if (event.properties.page_type === 'help' || event.properties.page_type === 'contact') this.#helpIds = withId(this.#helpIds, id);
         break;
       }
-      case 'click':
-        this.clicks++;
-        break;
       case 'add_to_cart':
-        this.cartAdds++;
-        this.cartValue += event.properties.price * event.properties.quantity;
         this.#cartIds = withId(this.#cartIds, id);
         break;
       case 'purchase':
-        this.orders++;
-        this.revenue += event.properties.revenue;
         if (this.#purchaseOffset < 0 || time - this.firstAt < this.#purchaseOffset) this.#purchaseOffset = time - this.firstAt;
         break;
       case 'checkout_error':
-        this.checkoutErrors++;
         this.#checkoutErrorIds = withId(this.#checkoutErrorIds, id);
-        break;
-      case 'video_start':
-        this.videosStarted++;
-        break;
-      case 'video_complete':
-        this.videosCompleted++;
         break;
     }
   }
 
   merge(from: SessionAccumulator): void {
-    this.events += from.events;
-    this.pageViews += from.pageViews;
-    this.clicks += from.clicks;
-    this.orders += from.orders;
-    this.revenue += from.revenue;
-    this.cartAdds += from.cartAdds;
-    this.cartValue += from.cartValue;
-    this.checkoutErrors += from.checkoutErrors;
-    this.helpViews += from.helpViews;
-    this.videosStarted += from.videosStarted;
-    this.videosCompleted += from.videosCompleted;
+    for (let index = 0; index < this.counts.length; index++) this.counts[index]! += from.counts[index]!;
     if (before(from.firstAt, from.firstId, this.firstAt, this.firstId)) {
       this.#moveFirst(from.firstAt);
       this.firstId = from.firstId;
@@ -286,10 +281,12 @@ export class SessionAccumulator {
 
   /** The checkpointed form: the same JSON the accumulator had as a plain object, so changelogs stay readable both ways. */
   toJSON(): SavedSessionAccumulator {
+    const saved = {} as SavedSessionAccumulator;
+    SESSION_COUNTERS.forEach((counter, index) => {
+      saved[SAVED_NAMES[index]!] = this.counts[index];
+    });
     return {
-      events: this.events, pageViews: this.pageViews, clicks: this.clicks, orders: this.orders, revenue: this.revenue,
-      cartAdds: this.cartAdds, cartValue: this.cartValue, checkoutErrors: this.checkoutErrors, helpViews: this.helpViews,
-      videosStarted: this.videosStarted, videosCompleted: this.videosCompleted,
+      ...saved,
       firstAt: this.firstAt, firstId: this.firstId, channel: this.channel, touchpoint: this.touchpoint,
       firstPageAt: this.firstPage === null ? 0 : this.firstPageAt, firstPageId: this.firstPageId, firstPage: this.firstPage,
       lastPageAt: this.lastPage === null ? 0 : this.lastPageAt, lastPageId: this.lastPageId, lastPage: this.lastPage,
@@ -301,17 +298,9 @@ export class SessionAccumulator {
 
   static fromJSON(saved: SavedSessionAccumulator): SessionAccumulator {
     const acc = new SessionAccumulator(saved.firstAt, saved.firstId, saved.channel, saved.touchpoint === null ? null : shared(saved.touchpoint));
-    acc.events = saved.events;
-    acc.pageViews = saved.pageViews;
-    acc.clicks = saved.clicks;
-    acc.orders = saved.orders;
-    acc.revenue = saved.revenue;
-    acc.cartAdds = saved.cartAdds;
-    acc.cartValue = saved.cartValue;
-    acc.checkoutErrors = saved.checkoutErrors;
-    acc.helpViews = saved.helpViews;
-    acc.videosStarted = saved.videosStarted;
-    acc.videosCompleted = saved.videosCompleted;
+    SAVED_NAMES.forEach((name, index) => {
+      acc.counts[index] = typeof saved[name] === 'number' ? saved[name] : 0;
+    });
     if (saved.firstPage !== null) {
       acc.#firstPageOffset = saved.firstPageAt - saved.firstAt;
       acc.firstPageId = saved.firstPageId;
@@ -371,30 +360,28 @@ export function sessionKpis(key: string, startedAt: number, endedAt: number, acc
 
 /** The KPIs without the id (no hashing): what rules read from a live session on every event. */
 export function sessionMeasures(key: string, startedAt: number, endedAt: number, acc: SessionAccumulator): Omit<SessionKpis, 'session_id'> {
-  const converted = acc.orders >= 1;
   return {
     customer_id: key,
     started_at: startedAt,
     ended_at: endedAt,
     duration_ms: endedAt - startedAt,
-    events: acc.events,
-    page_views: acc.pageViews,
-    clicks: acc.clicks,
-    bounced: acc.events === 1 && acc.pageViews === 1,
-    orders: acc.orders,
-    revenue: cents(acc.revenue),
-    converted,
-    cart_adds: acc.cartAdds,
-    cart_value: cents(acc.cartValue),
-    cart_abandoned: acc.cartAdds >= 1 && !converted,
-    checkout_errors: acc.checkoutErrors,
-    help_views: acc.helpViews,
-    videos_started: acc.videosStarted,
-    videos_completed: acc.videosCompleted,
+    ...kpiValues(acc),
     entry_page: acc.firstPage,
     exit_page: acc.lastPage,
     channel: acc.channel,
     experiment_id: acc.experiment?.id ?? null,
     variant: acc.experiment?.variant ?? null,
   };
+}
+
+/** The counters and flags of SESSION_KPI_COLUMNS, in column order; money to the cent. */
+function kpiValues(acc: SessionAccumulator): SessionKpiValues {
+  const values: Record<string, number | boolean> = {};
+  const of = (column: string) => acc.counts[COUNTER_INDEX.get(column)!]!;
+  for (const entry of SESSION_KPI_COLUMNS) {
+    if (entry.kind === 'flag') values[entry.column] = entry.of(of);
+    else if (entry.kind === 'money') values[entry.column] = cents(of(entry.column));
+    else values[entry.column] = of(entry.column);
+  }
+  return values as SessionKpiValues;
 }

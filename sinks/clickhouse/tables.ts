@@ -1,4 +1,5 @@
 // The ClickHouse tables analysts query (CONTRACT §5), declared once as columns; the dialect renders DDL and row values.
+import { SESSION_KPI_COLUMNS } from '../../schemas/session-kpi-columns.ts';
 
 export type ColumnType =
   | 'string'
@@ -80,20 +81,7 @@ export const SESSIONS_TABLE: TableSpec = {
     column('started_at', 'timestamp'),
     column('ended_at', 'timestamp'),
     column('duration_ms', 'uint64'),
-    column('events', 'uint32'),
-    column('page_views', 'uint32'),
-    column('clicks', 'uint32'),
-    column('bounced', 'bool'),
-    column('orders', 'uint32'),
-    column('revenue', 'float64'),
-    column('converted', 'bool'),
-    column('cart_adds', 'uint32'),
-    column('cart_value', 'float64'),
-    column('cart_abandoned', 'bool'),
-    column('checkout_errors', 'uint32'),
-    column('help_views', 'uint32'),
-    column('videos_started', 'uint32'),
-    column('videos_completed', 'uint32'),
+    ...SESSION_KPI_COLUMNS.map((entry) => column(entry.column, entry.kind === 'flag' ? 'bool' : entry.kind === 'money' ? 'float64' : 'uint32', entry.doc)),
     column('entry_page', 'nullable_string'),
     column('exit_page', 'nullable_string'),
     column('channel', 'low_cardinality'),

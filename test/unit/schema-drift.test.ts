@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadSchema, PROPERTY_BRANCH } from '../../schemas/avro.ts';
 import { EVENT_TYPES, propertySchemas } from '../../schemas/events.ts';
+import { SESSION_KPI_COLUMNS } from '../../schemas/session-kpi-columns.ts';
+import { SESSIONS_TABLE } from '../../sinks/clickhouse/tables.ts';
 
 type AvroField = { name: string; type: unknown };
 const event = loadSchema('event') as { fields: AvroField[] };
@@ -47,5 +49,15 @@ describe('zod properties ↔ Avro properties', () => {
 
   it('has one Avro branch per event type and no other', () => {
     expect([...branches.keys()].sort()).toEqual(EVENT_TYPES.map((type) => PROPERTY_BRANCH[type]).sort());
+  });
+});
+
+describe('session KPI table ↔ Avro session schema and the sessions table', () => {
+  const session = loadSchema('session') as { fields: AvroField[] };
+  const avroType = (name: string) => avroKind(session.fields.find((field) => field.name === name)?.type ?? 'missing')[0];
+
+  it.each(SESSION_KPI_COLUMNS.map((entry) => [entry.column, entry.kind] as const))('%s (%s) is a field of session.avsc of the matching kind and a sessions column', (column, kind) => {
+    expect(avroType(column)).toBe(kind === 'flag' ? 'boolean' : kind === 'money' ? 'double' : 'int');
+    expect(SESSIONS_TABLE.columns.map((entry) => entry.name)).toContain(column);
   });
 });

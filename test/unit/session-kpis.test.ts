@@ -64,7 +64,7 @@ describe('sessionKpiAggregator', () => {
     const a = fold(carts.slice(0, 6));
     sessionKpiAggregator.merge(a, fold(carts.slice(6)));
     expect(a.cartEventIds).toEqual(['c00', 'c01', 'c02', 'c03', 'c04', 'c05', 'c06', 'c07', 'c08', 'c09']);
-    expect(a.cartAdds).toBe(12);
+    expect(a.count('cart_adds')).toBe(12);
     expect(other.cartEventIds).toEqual(['c00']);
   });
 

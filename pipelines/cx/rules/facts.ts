@@ -2,6 +2,7 @@
 import type { Sentiment } from '../../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../../schemas/events.ts';
 import type { SessionKpis } from '../../../schemas/outputs.ts';
+import { SESSION_KPI_COLUMNS } from '../../../schemas/session-kpi-columns.ts';
 
 export type FactKind = 'number' | 'boolean' | 'string';
 /** `event`: rules triggered by an event; `session_closed`: rules evaluated when a session closes. */
@@ -17,6 +18,12 @@ const EVENT_ONLY: readonly RuleScope[] = ['event'];
 const BOTH: readonly RuleScope[] = ['event', 'session_closed'];
 const fact = (kind: FactKind, scopes: readonly RuleScope[], doc: string): FactSpec => ({ kind, scopes, doc });
 
+type SessionKpiFacts = { [C in (typeof SESSION_KPI_COLUMNS)[number]['column'] as `session.${C}`]: FactSpec };
+/** The session's counters and flags (schemas/session-kpi-columns.ts), one fact each. */
+const SESSION_KPI_FACTS = Object.fromEntries(
+  SESSION_KPI_COLUMNS.map((entry) => [`session.${entry.column}`, fact(entry.kind === 'flag' ? 'boolean' : 'number', BOTH, entry.doc)]),
+) as SessionKpiFacts;
+
 /** Every fact by name; `event.properties.<name>` (any property of the triggering event) comes on top. */
 export const FACTS = {
   'event.type': fact('string', EVENT_ONLY, 'type of the triggering event'),
@@ -25,20 +32,7 @@ export const FACTS = {
   'event.sentiment.label': fact('string', EVENT_ONLY, 'negative | neutral | positive, for social_mention text and survey comments'),
   'event.sentiment.score': fact('number', EVENT_ONLY, 'sentiment score in [−1, 1]'),
   'session.exists': fact('boolean', BOTH, 'whether the trigger belongs to a live session (web/app session events)'),
-  'session.events': fact('number', BOTH, 'events in the session so far'),
-  'session.page_views': fact('number', BOTH, 'page views so far'),
-  'session.clicks': fact('number', BOTH, 'clicks so far'),
-  'session.orders': fact('number', BOTH, 'purchases so far'),
-  'session.revenue': fact('number', BOTH, 'revenue so far'),
-  'session.converted': fact('boolean', BOTH, 'orders ≥ 1'),
-  'session.cart_adds': fact('number', BOTH, 'add_to_cart events so far'),
-  'session.cart_value': fact('number', BOTH, 'sum of price × quantity of add_to_cart'),
-  'session.cart_abandoned': fact('boolean', BOTH, 'cart_adds ≥ 1 and not converted'),
-  'session.checkout_errors': fact('number', BOTH, 'checkout_error events so far'),
-  'session.help_views': fact('number', BOTH, 'help/contact page views so far'),
-  'session.videos_started': fact('number', BOTH, 'video_start events so far'),
-  'session.videos_completed': fact('number', BOTH, 'video_complete events so far'),
-  'session.bounced': fact('boolean', BOTH, 'exactly one event, a page_view'),
+  ...SESSION_KPI_FACTS,
   'session.duration_ms': fact('number', BOTH, 'last − first event time so far'),
   'session.channel': fact('string', BOTH, 'channel of the first event'),
   'session.entry_page': fact('string', BOTH, 'page of the first page_view'),
