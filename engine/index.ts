@@ -12,3 +12,4 @@ export * from './state.ts';
 export * from './supervisor.ts';
 export * from './stall-watchdog.ts';
 export * from './changelog.ts';
+export * from './operator-chain.ts';

@@ -152,6 +152,8 @@ export function journeyFactsAt(
   history: CustomerHistory | undefined,
   openSessions: ReadonlyArray<{ last: number; converted: boolean; cartAbandoned: boolean }>,
   at: number,
+  /** A closed session not to count (the one closing, already in the history). */
+  excludeSessionId: string | null = null,
 ): {
   sessions_7d: number; converted_sessions_7d: number; abandoned_carts_7d: number; contacts_7d: number;
   last_nps: number | null; last_csat: number | null; last_ces: number | null; detractor_responses_7d: number; negative_mentions_7d: number;
@@ -168,7 +170,9 @@ export function journeyFactsAt(
     if (converted) facts.converted_sessions_7d++;
     if (abandoned) facts.abandoned_carts_7d++;
   };
-  for (const session of history?.sessions ?? []) countSession(session.ended_at, session.converted, session.cart_abandoned);
+  for (const session of history?.sessions ?? []) {
+    if (session.session_id !== excludeSessionId) countSession(session.ended_at, session.converted, session.cart_abandoned);
+  }
   for (const session of openSessions) countSession(session.last, session.converted, session.cartAbandoned);
   if (history) {
     for (const contact of history.contacts) if (contact >= from && contact <= at) facts.contacts_7d++;

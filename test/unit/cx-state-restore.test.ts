@@ -75,8 +75,8 @@ const call = (id: string, minutes: number, customer: string) => event(id, 'conta
 describe('the journey operator declares every CX state store', () => {
   it('checkpoints sessions, dedup ids, contact policy, customer journeys, X+O link, channel switches and the KPI roll-up', () => {
     expect(journey().stateStores).toEqual([
-      'journey-sessions', 'journey-seen-ids', 'contact-policy', 'journey-customers', 'journey-pending-feedback',
-      'journey-pending-contacts', 'journey-kpi-rollup',
+      'journey-sessions', 'journey-seen-ids', 'journey-customers', 'journey-pending-feedback',
+      'journey-pending-contacts', 'journey-kpi-rollup', 'contact-policy',
     ]);
     expect(new PurchaseAttributionOperator().stateStores).toEqual(['attribution-touches', 'attribution-pending-purchases']);
   });

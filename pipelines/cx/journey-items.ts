@@ -1,0 +1,50 @@
+// What the CX chain passes from stage to stage: each accepted event with its live session, and each session that closed; stages add what they derive (sentiment, rule firings).
+import type { Session, StreamRecord } from '../../engine/index.ts';
+import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, Sentiment, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
+import type { CxEvent } from '../../schemas/events.ts';
+import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { LiveSession } from './rules/rule-evaluator.ts';
+import type { Firing } from './rules/rule.ts';
+import type { SessionAccumulator } from './session-kpis.ts';
+
+/** The named outputs of the CX topology. */
+export type CxOutputs = {
+  events: EventRow;
+  sessions: SessionKpis;
+  signals: Signal;
+  rejected: DeadLetter;
+  feedback: FeedbackRow;
+  social_mentions: SocialMentionRow;
+  channel_switches: ChannelSwitchRow;
+  purchase_attribution: PurchaseAttributionRow;
+  kpi_minute: KpiMinuteRow;
+};
+
+/** An accepted (not duplicate) event, with the live session it joined; `late` when that session had closed. */
+export interface EventItem {
+  readonly kind: 'event';
+  readonly record: StreamRecord<CxEvent>;
+  readonly event: CxEvent;
+  /** The customer key (customer_id, else anonymous_id). */
+  readonly key: string;
+  readonly partition: number;
+  /** The live session (session events only); null for other events and for late ones. */
+  readonly session: LiveSession | null;
+  readonly late: boolean;
+  /** Set by the sentiment stage for survey comments and social texts. */
+  sentiment: Sentiment | null;
+  /** Rules that fired on this event, decided by the contact policy at the end of the chain. */
+  readonly firings: Firing[];
+}
+
+/** A session its partition's watermark closed, with its KPI row (already emitted on `sessions`). */
+export interface SessionClosedItem {
+  readonly kind: 'session_closed';
+  readonly session: Session<SessionAccumulator>;
+  readonly kpis: SessionKpis;
+  readonly key: string;
+  readonly partition: number;
+  readonly firings: Firing[];
+}
+
+export type CxItem = EventItem | SessionClosedItem;
