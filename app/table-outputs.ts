@@ -5,6 +5,7 @@ import type { RowCodec } from '../sinks/rows/row-chunks.ts';
 import { deadLetterRows, decodeRowChunk, plainRows } from '../sinks/rows/row-chunks.ts';
 import type { TableSink } from '../sinks/clickhouse/table-sinks.ts';
 import {
+  campaignKpisTableSink, pageViewsTableSink, videoEngagementTableSink,
   channelSwitchesTableSink, eventsTableSink, feedbackTableSink, kpiMinuteTableSink, purchaseAttributionTableSink, rejectedEventsTableSink,
   sessionsTableSink, signalsTableSink, socialMentionsTableSink,
 } from '../sinks/clickhouse/table-sinks.ts';
@@ -31,6 +32,9 @@ export const TABLE_OUTPUTS = [
   tableOutput('channel_switches', 'channel_switches', channelSwitchesTableSink),
   tableOutput('purchase_attribution', 'purchase_attribution', purchaseAttributionTableSink),
   tableOutput('kpi_minute', 'kpi_minute', kpiMinuteTableSink),
+  tableOutput('page_views', 'page_views', pageViewsTableSink),
+  tableOutput('video_engagement', 'video_engagement', videoEngagementTableSink),
+  tableOutput('campaign_kpis', 'campaign_kpis', campaignKpisTableSink),
 ] as const;
 
 /** The row topic of a table: internal to one pipeline (its consumer group), like its changelogs. */

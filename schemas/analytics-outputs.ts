@@ -116,3 +116,52 @@ export interface KpiMinuteRow {
   ces_responses: number;
   ces_sum: number;
 }
+
+/** One page view with its dwell and clicks (table `page_views`, CONTRACT §3). */
+export interface PageViewRow {
+  page_view_event_id: string;
+  session_id: string;
+  customer_id: string;
+  viewed_at: EventTimeMs;
+  page: string;
+  page_type: string;
+  /** To the session's next page view; for the last one (`is_exit`) to the session's last event (0 when nothing followed). */
+  dwell_ms: number;
+  /** Click events between this page view and the next. */
+  clicks: number;
+  is_exit: boolean;
+}
+
+/** Per session and video: starts, the furthest percent reached, completion (table `video_engagement`). */
+export interface VideoEngagementRow {
+  session_id: string;
+  customer_id: string;
+  video_id: string;
+  first_seen_at: EventTimeMs;
+  starts: number;
+  /** The largest `video_progress.percent`; 100 once completed. */
+  furthest_percent: number;
+  completed: boolean;
+}
+
+export type CampaignKpiKind = 'impression' | 'click' | 'open' | 'session' | 'purchase';
+
+/**
+ * One contribution to a campaign's KPIs (table `campaign_kpis`): an impression, open or click itself, or a session
+ * or purchase of the customer within 7 days after a touch of the campaign (one per touch type). Sum per campaign
+ * and placement.
+ */
+export interface CampaignKpiRow {
+  campaign_id: string;
+  /** The ad placement; '' for e-mail. */
+  placement: string;
+  kind: CampaignKpiKind;
+  /** The type of the touch this counts for: ad_impression, ad_click, email_open or email_click. */
+  touch_type: string;
+  customer_id: string;
+  at: EventTimeMs;
+  /** The touch's event_id, or the session's id for `session` and `purchase`. */
+  source_id: string;
+  orders: number;
+  revenue: number;
+}

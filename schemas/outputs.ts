@@ -14,6 +14,12 @@ export interface SessionKpis extends SessionKpiValues {
   channel: Channel;
   experiment_id: string | null;
   variant: string | null;
+  /** Touchpoint of the session's first event (its entry touchpoint). */
+  touchpoint: string | null;
+  /** Campaign of the customer's earliest e-mail/ad touch in the 7 days before the session started. */
+  first_campaign: string | null;
+  /** Campaign of the customer's latest e-mail/ad touch before the session ended, within 7 days. */
+  last_campaign: string | null;
 }
 
 /** An accepted event as it lands in the `events` table. */

@@ -1,6 +1,8 @@
 // What the CX chain passes from stage to stage: each accepted event with its live session, and each session that closed; stages add what they derive (sentiment, rule firings).
 import type { Session, StreamRecord } from '../../engine/index.ts';
-import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, Sentiment, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
+import type {
+  CampaignKpiRow, ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, Sentiment, SocialMentionRow, VideoEngagementRow,
+} from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import type { LiveSession } from './rules/rule-evaluator.ts';
@@ -18,6 +20,9 @@ export type CxOutputs = {
   channel_switches: ChannelSwitchRow;
   purchase_attribution: PurchaseAttributionRow;
   kpi_minute: KpiMinuteRow;
+  page_views: PageViewRow;
+  video_engagement: VideoEngagementRow;
+  campaign_kpis: CampaignKpiRow;
 };
 
 /** An accepted (not duplicate) event, with the live session it joined; `late` when that session had closed. */
@@ -37,7 +42,7 @@ export interface EventItem {
   readonly firings: Firing[];
 }
 
-/** A session its partition's watermark closed, with its KPI row (already emitted on `sessions`). */
+/** A session its partition's watermark closed, with its KPI row (stages may complete it; the session-rows stage writes it). */
 export interface SessionClosedItem {
   readonly kind: 'session_closed';
   readonly session: Session<SessionAccumulator>;

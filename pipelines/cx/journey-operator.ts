@@ -12,7 +12,11 @@ import { ChannelSwitches, FeedbackLinks } from './stages/feedback-links.ts';
 import { JourneyHistory } from './stages/journey-history.ts';
 import { KpiAnomalies, KpiRollups } from './stages/kpi-rollups.ts';
 import { NextBestActions } from './stages/next-best-actions.ts';
+import { Campaigns } from './stages/campaigns.ts';
+import { PageViews } from './stages/page-views.ts';
+import { SessionRows } from './stages/session-rows.ts';
 import { Sessionisation } from './stages/sessionisation.ts';
+import { VideoEngagement } from './stages/video-engagement.ts';
 
 export type { CxItem, CxOutputs } from './journey-items.ts';
 export type { ScoreSentiment } from './stages/experience.ts';
@@ -34,8 +38,9 @@ export interface JourneyOptions {
 /**
  * The journey: every record goes through the head and then each stage in this order, before the next record.
  * The order matters where a stage reads what an earlier one derived: scoring before the history (negative
- * mentions), the history before the links and the rules (they read it), the rules last (their facts see the
- * event's own response or contact; the policy decides what they fire).
+ * mentions), the history before the links and the rules (they read it), campaigns before the session rows (they
+ * complete the row), the rules last (their facts see the event's own response or contact; the policy decides what
+ * they fire).
  */
 export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
   constructor(options: JourneyOptions) {
@@ -47,6 +52,10 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
       history,
       new FeedbackLinks(history.journeys, gap),
       new ChannelSwitches(history.journeys, gap),
+      new PageViews(),
+      new VideoEngagement(),
+      new Campaigns(),
+      new SessionRows(),
       new KpiRollups(gap),
       ...(options.anomalies ? [new KpiAnomalies(options.anomalies)] : []),
       new NextBestActions({ rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys }),

@@ -354,12 +354,21 @@ export function sessionIdOf(key: string, startedAt: number): string {
 // Money sums are kept to the cent so float addition order cannot change the row.
 const cents = (value: number) => Math.round(value * 100) / 100;
 
+/** A closed session's row; first/last campaign are set by the campaign stage when it knows them. */
 export function sessionKpis(key: string, startedAt: number, endedAt: number, acc: SessionAccumulator): SessionKpis {
-  return { session_id: sessionIdOf(key, startedAt), ...sessionMeasures(key, startedAt, endedAt, acc) };
+  return {
+    session_id: sessionIdOf(key, startedAt),
+    ...sessionMeasures(key, startedAt, endedAt, acc),
+    touchpoint: acc.touchpoint,
+    first_campaign: null,
+    last_campaign: null,
+  };
 }
 
-/** The KPIs without the id (no hashing): what rules read from a live session on every event. */
-export function sessionMeasures(key: string, startedAt: number, endedAt: number, acc: SessionAccumulator): Omit<SessionKpis, 'session_id'> {
+/** What a live session measures so far: the row of a closed one without its id and the journey context set at the close. */
+export type SessionMeasures = Omit<SessionKpis, 'session_id' | 'touchpoint' | 'first_campaign' | 'last_campaign'>;
+
+export function sessionMeasures(key: string, startedAt: number, endedAt: number, acc: SessionAccumulator): SessionMeasures {
   return {
     customer_id: key,
     started_at: startedAt,

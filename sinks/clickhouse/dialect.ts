@@ -6,6 +6,8 @@ export type DialectName = 'modern' | 'legacy';
 export interface Dialect {
   readonly name: DialectName;
   createTable(database: string, table: TableSpec, retentionDays: number): string;
+  /** ALTER TABLE … ADD COLUMN for a column a table created by an earlier version lacks (added last). */
+  addColumn(database: string, table: TableSpec, column: Column): string;
   /** CREATE VIEW for the modern dialect; null where the generation cannot run it (legacy). */
   createView(database: string, view: ViewSpec): string | null;
   /** Converts a value to what JSONEachRow expects for the column. */
@@ -77,6 +79,9 @@ function dialect(name: DialectName): Dialect {
         `CREATE TABLE IF NOT EXISTS \`${database}\`.\`${table.name}\` (\n  ${table.columns.map(columnDdl).join(',\n  ')}\n)` +
         `\nENGINE = ${table.engine?.kind === 'summing' ? `SummingMergeTree((${table.engine.columns.join(', ')}))` : 'ReplacingMergeTree'}\nPARTITION BY ${table.partitionBy}\nORDER BY (${table.orderBy.join(', ')})${ttl}${comment}`
       );
+    },
+    addColumn(database, table, column) {
+      return `ALTER TABLE \`${database}\`.\`${table.name}\` ADD COLUMN ${columnDdl(column)}`;
     },
     createView(database, view) {
       if (name !== 'modern') return null;

@@ -1,12 +1,14 @@
 // Sinks that land each pipeline output in its ClickHouse table.
 import { createHash } from 'node:crypto';
-import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
+import type {
+  CampaignKpiRow, ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, SocialMentionRow, VideoEngagementRow,
+} from '../../schemas/analytics-outputs.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
-  CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
+  CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
   SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
 } from './tables.ts';
 
@@ -73,3 +75,11 @@ export const socialMentionsTableSink = (writer: ClickHouseWriter) => tableSink<S
 export const channelSwitchesTableSink = (writer: ClickHouseWriter) => tableSink<ChannelSwitchRow>(writer, CHANNEL_SWITCHES_TABLE, asRow);
 export const purchaseAttributionTableSink = (writer: ClickHouseWriter) => tableSink<PurchaseAttributionRow>(writer, PURCHASE_ATTRIBUTION_TABLE, asRow);
 export const kpiMinuteTableSink = (writer: ClickHouseWriter) => tableSink<KpiMinuteRow>(writer, KPI_MINUTE_TABLE, asRow);
+
+/** A table whose rows are the output values as they are (their keys are the columns). */
+const plainTableSink = <T extends object>(table: TableSpec) => (writer: ClickHouseWriter) =>
+  tableSink<T>(writer, table, (row) => row as unknown as Record<string, unknown>);
+
+export const pageViewsTableSink = plainTableSink<PageViewRow>(PAGE_VIEWS_TABLE);
+export const videoEngagementTableSink = plainTableSink<VideoEngagementRow>(VIDEO_ENGAGEMENT_TABLE);
+export const campaignKpisTableSink = plainTableSink<CampaignKpiRow>(CAMPAIGN_KPIS_TABLE);

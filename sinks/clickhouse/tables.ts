@@ -87,6 +87,9 @@ export const SESSIONS_TABLE: TableSpec = {
     column('channel', 'low_cardinality'),
     column('experiment_id', 'nullable_string'),
     column('variant', 'nullable_string'),
+    column('touchpoint', 'nullable_string', "touchpoint of the session's first event"),
+    column('first_campaign', 'nullable_string', 'earliest e-mail/ad touch of the customer in the 7 days before the session'),
+    column('last_campaign', 'nullable_string', 'latest e-mail/ad touch of the customer before the session ended (7 days)'),
   ],
   orderBy: ['customer_id', 'started_at', 'session_id'],
   partitionBy: 'toYYYYMM(started_at)',
@@ -233,6 +236,63 @@ export const PURCHASE_ATTRIBUTION_TABLE: TableSpec = {
   ttlColumn: 'purchased_at',
 };
 
+export const PAGE_VIEWS_TABLE: TableSpec = {
+  name: 'page_views',
+  comment: 'One row per page_view of a closed session, with its dwell and clicks (CONTRACT §3); query with FINAL.',
+  columns: [
+    column('page_view_event_id', 'string'),
+    column('session_id', 'string'),
+    column('customer_id', 'string'),
+    column('viewed_at', 'timestamp'),
+    column('page', 'string'),
+    column('page_type', 'low_cardinality'),
+    column('dwell_ms', 'uint64', "to the session's next page_view; the exit page's to the session's last event"),
+    column('clicks', 'uint32', 'click events between this page view and the next'),
+    column('is_exit', 'bool', "the session's last page view"),
+  ],
+  orderBy: ['customer_id', 'viewed_at', 'page_view_event_id'],
+  partitionBy: 'toYYYYMM(viewed_at)',
+  ttlColumn: 'viewed_at',
+};
+
+export const VIDEO_ENGAGEMENT_TABLE: TableSpec = {
+  name: 'video_engagement',
+  comment: 'Per closed session and video: starts, the furthest percent reached and completion (CONTRACT §3); query with FINAL.',
+  columns: [
+    column('session_id', 'string'),
+    column('customer_id', 'string'),
+    column('video_id', 'string'),
+    column('first_seen_at', 'timestamp'),
+    column('starts', 'uint32'),
+    column('furthest_percent', 'float64', 'largest video_progress percent; 100 once completed'),
+    column('completed', 'bool', 'a video_complete in the session: watched to the end'),
+  ],
+  orderBy: ['customer_id', 'session_id', 'video_id'],
+  partitionBy: 'toYYYYMM(first_seen_at)',
+  ttlColumn: 'first_seen_at',
+};
+
+export const CAMPAIGN_KPIS_TABLE: TableSpec = {
+  name: 'campaign_kpis',
+  comment:
+    'Contributions to campaign KPIs (CONTRACT §3): each impression, open and click, and each session and purchase within 7 days after a touch ' +
+    'of the campaign (once per touch type); sum per campaign_id and placement; query with FINAL.',
+  columns: [
+    column('campaign_id', 'string'),
+    column('placement', 'low_cardinality', "ad placement; '' for e-mail"),
+    column('kind', 'low_cardinality', 'impression | click | open | session | purchase'),
+    column('touch_type', 'low_cardinality', 'ad_impression | ad_click | email_open | email_click'),
+    column('customer_id', 'string'),
+    column('at', 'timestamp', 'event time of the touch, the session start or the first purchase'),
+    column('source_id', 'string', "the touch's event_id, or the session_id"),
+    column('orders', 'uint32', 'purchase rows: orders of the session'),
+    column('revenue', 'float64', 'purchase rows: revenue of the session'),
+  ],
+  orderBy: ['campaign_id', 'placement', 'kind', 'touch_type', 'source_id'],
+  partitionBy: 'toYYYYMM(at)',
+  ttlColumn: 'at',
+};
+
 export const KPI_MINUTE_TABLE: TableSpec = {
   name: 'kpi_minute',
   comment:
@@ -268,6 +328,7 @@ export const KPI_MINUTE_TABLE: TableSpec = {
 export const TABLES: readonly TableSpec[] = [
   EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE,
   FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE,
+  PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE,
 ];
 
 /** Per experiment variant: sessions, conversions, conversion rate, revenue per session. */

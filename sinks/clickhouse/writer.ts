@@ -59,6 +59,7 @@ export class ClickHouseWriter {
     await this.#run(() => this.client.command({ query: `CREATE DATABASE IF NOT EXISTS \`${this.database}\`` }));
     for (const table of tables) {
       await this.#run(() => this.client.command({ query: this.dialect.createTable(this.database, table, this.#retentionDays) }));
+      await this.#addMissingColumns(table);
     }
     for (const view of views) {
       const query = this.dialect.createView(this.database, view);
@@ -126,6 +127,18 @@ export class ClickHouseWriter {
         ? this.client.insert({ table: target, columns: columns.map((column) => column.name) as [string, ...string[]], values, format: 'JSONCompactEachRow' })
         : this.client.insert({ table: target, values, format: 'JSONEachRow' }),
     );
+  }
+
+  /** A table created by an earlier version gets the columns added since (schema evolution adds columns only). */
+  async #addMissingColumns(table: TableSpec): Promise<void> {
+    const quoted = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const existing = await this.rows<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${quoted(this.database)} AND table = ${quoted(table.name)}`,
+    );
+    const names = new Set(existing.map((column) => column.name));
+    for (const column of table.columns) {
+      if (!names.has(column.name)) await this.#run(() => this.client.command({ query: this.dialect.addColumn(this.database, table, column) }));
+    }
   }
 
   /** Runs a query and answers the rows as objects. */

@@ -80,7 +80,7 @@ export interface JourneyFacts {
 export interface FactInput {
   event: CxEvent | null;
   sentiment: Sentiment | null;
-  session: Omit<SessionKpis, 'session_id'> | null;
+  session: Omit<SessionKpis, 'session_id' | 'touchpoint' | 'first_campaign' | 'last_campaign'> | null;
   purchasedBeforeEvent: boolean | null;
   journey: () => JourneyFacts;
 }

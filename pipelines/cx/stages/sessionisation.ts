@@ -31,7 +31,7 @@ export class Sessionisation implements ChainHead<CxEvent, CxItem, CxOutputs> {
   onRecord(record: StreamRecord<CxEvent>, emit: EmitItem<CxItem>, out: Outputs<CxOutputs>, context: OperatorContext): void {
     // Sessions of this partition that its watermark closed before this record close first, in log order: what
     // follows from their close is decided before what this record does, whatever the batch boundaries.
-    this.#closeSessions(record.partition, record.partitionWatermark, emit, out);
+    this.#closeSessions(record.partition, record.partitionWatermark, emit);
     const event = record.value;
     if (!this.#seen.add(event.event_id, record.eventTime, record.partition, record.partitionWatermark)) {
       context.metrics.count('touchstream_duplicate_events_total', 1, { operator: this.name });
@@ -48,8 +48,8 @@ export class Sessionisation implements ChainHead<CxEvent, CxItem, CxOutputs> {
     emit({ kind: 'event', record, event, key: record.key, partition: record.partition, session, late, sentiment: null, firings: [] });
   }
 
-  onPartitionWatermark(partition: number, watermark: number, emit: EmitItem<CxItem>, out: Outputs<CxOutputs>): void {
-    this.#closeSessions(partition, watermark, emit, out);
+  onPartitionWatermark(partition: number, watermark: number, emit: EmitItem<CxItem>): void {
+    this.#closeSessions(partition, watermark, emit);
   }
 
   onWatermark(): void {
@@ -65,12 +65,11 @@ export class Sessionisation implements ChainHead<CxEvent, CxItem, CxOutputs> {
   }
 
   /** Closes the partition's sessions its watermark has passed (once per advance of that watermark). */
-  #closeSessions(partition: number, watermark: number, emit: EmitItem<CxItem>, out: Outputs<CxOutputs>): void {
+  #closeSessions(partition: number, watermark: number, emit: EmitItem<CxItem>): void {
     if (!(watermark > (this.#partitionWatermarks[partition] ?? Number.NEGATIVE_INFINITY))) return;
     this.#partitionWatermarks[partition] = watermark;
     this.windows.closePartitionUpTo(partition, watermark, (session) => {
       const kpis = sessionKpis(session.key, session.start, session.last, session.accumulator);
-      out.emit('sessions', kpis);
       emit({ kind: 'session_closed', session, kpis, key: session.key, partition: session.partition, firings: [] });
     });
   }

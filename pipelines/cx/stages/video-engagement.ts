@@ -1,0 +1,45 @@
+// Video KPIs (CONTRACT §3): per closed session and video, the starts, the furthest percent reached and whether it was watched to the end.
+import type { ChainStage, Outputs } from '../../../engine/index.ts';
+import type { VideoEngagementRow } from '../../../schemas/analytics-outputs.ts';
+import type { CxItem, CxOutputs, SessionClosedItem } from '../journey-items.ts';
+import { SessionEventBuffer } from '../session-event-buffer.ts';
+
+/** [time, event_id, video_id, 's' | 'p' | 'c', percent]. */
+type VideoEntry = readonly [number, string, string, 's' | 'p' | 'c', number];
+
+export class VideoEngagement implements ChainStage<CxItem, CxOutputs> {
+  readonly name = 'video-engagement';
+  readonly #buffer = new SessionEventBuffer<VideoEntry>('journey-videos');
+  readonly stores = [this.#buffer];
+
+  onItem(item: CxItem, out: Outputs<CxOutputs>): void {
+    if (item.kind === 'session_closed') return this.#closed(item, out);
+    if (item.late || item.session === null) return;
+    const { event } = item;
+    const add = (kind: VideoEntry[3], videoId: string, percent: number) =>
+      this.#buffer.add(item.key, item.partition, [event.occurred_at, event.event_id, videoId, kind, percent]);
+    if (event.type === 'video_start') add('s', event.properties.video_id, 0);
+    else if (event.type === 'video_progress') add('p', event.properties.video_id, event.properties.percent);
+    else if (event.type === 'video_complete') add('c', event.properties.video_id, 100);
+  }
+
+  #closed(item: SessionClosedItem, out: Outputs<CxOutputs>): void {
+    const { session, kpis } = item;
+    const videos = new Map<string, VideoEngagementRow>();
+    for (const [time, , videoId, kind, percent] of this.#buffer.take(item.key, item.partition, session.start, session.last)) {
+      let row = videos.get(videoId);
+      if (!row) {
+        row = { session_id: kpis.session_id, customer_id: kpis.customer_id, video_id: videoId, first_seen_at: time, starts: 0, furthest_percent: 0, completed: false };
+        videos.set(videoId, row);
+      }
+      if (kind === 's') row.starts++;
+      if (kind === 'c') row.completed = true;
+      row.furthest_percent = Math.max(row.furthest_percent, percent);
+    }
+    for (const row of [...videos.values()].sort((a, b) => (a.video_id < b.video_id ? -1 : a.video_id > b.video_id ? 1 : 0))) out.emit('video_engagement', row);
+  }
+
+  gauges(): Record<string, number> {
+    return { video_buffers: this.#buffer.size };
+  }
+}
