@@ -1,12 +1,12 @@
 // Sinks that land each pipeline output in its ClickHouse table.
 import { createHash } from 'node:crypto';
-import type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
+import type { ChannelSwitchRow, DriverAnalysisRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from '../../schemas/analytics-outputs.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
-  CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
+  CHANNEL_SWITCHES_TABLE, DRIVER_ANALYSIS_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
   SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
 } from './tables.ts';
 
@@ -73,3 +73,4 @@ export const socialMentionsTableSink = (writer: ClickHouseWriter) => tableSink<S
 export const channelSwitchesTableSink = (writer: ClickHouseWriter) => tableSink<ChannelSwitchRow>(writer, CHANNEL_SWITCHES_TABLE, asRow);
 export const purchaseAttributionTableSink = (writer: ClickHouseWriter) => tableSink<PurchaseAttributionRow>(writer, PURCHASE_ATTRIBUTION_TABLE, asRow);
 export const kpiMinuteTableSink = (writer: ClickHouseWriter) => tableSink<KpiMinuteRow>(writer, KPI_MINUTE_TABLE, asRow);
+export const driverAnalysisTableSink = (writer: ClickHouseWriter) => tableSink<DriverAnalysisRow>(writer, DRIVER_ANALYSIS_TABLE, asRow);
