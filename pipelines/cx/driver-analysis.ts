@@ -13,7 +13,7 @@ export const driverAnalysisConfigSchema = z
     /** No computation for a metric before its sample holds this many linked responses. */
     minResponses: z.coerce.number().int().min(10).default(30),
     /** The sample: the latest this many linked responses per metric (by response time); older ones are forgotten. */
-    sampleSize: z.coerce.number().int().min(10).default(2000),
+    sampleSize: z.coerce.number().int().min(10).default(1000),
     /** Recompute after this many new responses of a metric… */
     everyResponses: z.coerce.number().int().min(1).default(100),
     /** …or at each boundary of this much event time that new responses came before. */

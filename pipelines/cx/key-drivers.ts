@@ -164,12 +164,14 @@ function correlationsOf(k: number, sums: Float64Array): Correlations {
 
 /** Buffers for `regress`, allocated once per analysis. */
 interface Workspace {
+  /** (k+1)×(k+1) matrix `sweepSubsets` sweeps in place. */
+  sweep: Float64Array;
   members: Int32Array;
   system: Float64Array;
   pivotColumnOfRow: Int32Array;
 }
 
-const workspaceFor = (k: number): Workspace => ({ members: new Int32Array(k), system: new Float64Array(k * (k + 1)), pivotColumnOfRow: new Int32Array(k) });
+const workspaceFor = (k: number): Workspace => ({ sweep: new Float64Array((k + 1) * (k + 1)), members: new Int32Array(k), system: new Float64Array(k * (k + 1)), pivotColumnOfRow: new Int32Array(k) });
 
 /**
  * Standardised coefficients of the drivers in `mask` (bit j: driver j), solving R_SS β = r_S by Gauss–Jordan
@@ -217,6 +219,48 @@ function regress(k: number, { matrix, withScore }: Correlations, mask: number, b
   return Math.min(1, Math.max(0, r2));
 }
 
+/** A pivot below this while sweeping means a driver is (nearly) collinear with those already in: `fit` solves every subset instead. */
+const SWEEP_EPSILON = 1e-8;
+
+/**
+ * R² of every subset of drivers, visited in Gray-code order so that each step sweeps one driver in or out of the
+ * (k+1)×(k+1) correlation matrix (score last; the sweep operator of Dempster and Goodnight): with the drivers S
+ * swept in, the score's diagonal entry is 1 − R²(S). One sweep per subset instead of one solve. Answers false,
+ * leaving `r2OfSubset` partly written, when a driver is collinear with the others in (a vanishing pivot).
+ */
+function sweepSubsets(k: number, { matrix, withScore }: Correlations, r2OfSubset: Float64Array, { sweep: a }: Workspace): boolean {
+  const size = k + 1;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) a[i * size + j] = matrix[i * k + j]!;
+    a[i * size + k] = a[k * size + i] = withScore[i]!;
+  }
+  a[k * size + k] = 1;
+  let mask = 0;
+  for (let step = 1; step < 1 << k; step++) {
+    const pivot = 31 - Math.clz32(step & -step); // the bit that flips from Gray code step − 1 to step
+    const entering = !(mask & (1 << pivot));
+    const d = a[pivot * size + pivot]!;
+    if (entering && !(Math.abs(d) >= SWEEP_EPSILON)) return false;
+    // Forward sweep (entering) or its inverse (leaving): they differ in the sign of the pivot row and column.
+    const sign = entering ? 1 : -1;
+    for (let i = 0; i < size; i++) {
+      if (i === pivot) continue;
+      const factor = a[i * size + pivot]! / d;
+      if (factor === 0) continue;
+      for (let j = 0; j < size; j++) if (j !== pivot) a[i * size + j]! -= factor * a[pivot * size + j]!;
+    }
+    for (let i = 0; i < size; i++) {
+      if (i === pivot) continue;
+      a[i * size + pivot] = (sign * a[i * size + pivot]!) / d;
+      a[pivot * size + i] = (sign * a[pivot * size + i]!) / d;
+    }
+    a[pivot * size + pivot] = -1 / d;
+    mask ^= 1 << pivot;
+    r2OfSubset[mask] = Math.min(1, Math.max(0, 1 - a[k * size + k]!));
+  }
+  return true;
+}
+
 /** LMG weights: the share of orderings in which a driver enters after exactly s others, s!(k−s−1)!/k!. */
 function orderingWeights(k: number): Float64Array {
   const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
@@ -241,8 +285,10 @@ interface Fit {
 function fit(k: number, correlation: Correlations, weights: Float64Array, workspace: Workspace): Fit {
   const subsets = 1 << k;
   const r2OfSubset = new Float64Array(subsets);
-  const scratch = new Float64Array(k);
-  for (let mask = 1; mask < subsets - 1; mask++) r2OfSubset[mask] = regress(k, correlation, mask, scratch, workspace);
+  if (!sweepSubsets(k, correlation, r2OfSubset, workspace)) {
+    const scratch = new Float64Array(k);
+    for (let mask = 1; mask < subsets - 1; mask++) r2OfSubset[mask] = regress(k, correlation, mask, scratch, workspace);
+  }
   const beta = new Float64Array(k);
   const r2 = (r2OfSubset[subsets - 1] = regress(k, correlation, subsets - 1, beta, workspace));
   const shares = new Float64Array(k);
