@@ -38,6 +38,7 @@ type ResponseEntry = number[];
 
 interface Response {
   id: string;
+  customer: string;
   at: number;
   score: number;
   drivers: number[];
@@ -50,7 +51,8 @@ interface Mark {
   computedAt: number | null;
 }
 
-const responseKey = (metric: SurveyMetric, id: string) => `r\0${metric}\0${id}`;
+/** The customer is in the key so that an erasure finds the customer's responses. */
+const responseKey = (metric: SurveyMetric, customer: string, id: string) => `r\0${metric}\0${customer}\0${id}`;
 const markKey = (metric: SurveyMetric, partition: number) => `m\0${metric}\0${partition}`;
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byTimeThenId = (a: Response, b: Response) => a.at - b.at || compareIds(a.id, b.id);
@@ -69,8 +71,8 @@ const afterCut = (mark: Mark, at: number, id: string) => mark.cutAt === null || 
  * computed_at) their rows are the same on every replay, whatever the batching and the interleaving of partitions.
  * A linked response at or before the last computation of its metric is late: counted and left out.
  *
- * State: each response's score and drivers under its input partition (one changelog entry, a tombstone once it
- * leaves the sample), and per partition and metric the mark of the last computation (the same on all partitions;
+ * State: each response's score and drivers under its input partition (one changelog entry keyed by metric, customer
+ * and response, a tombstone once it leaves the sample or the customer is erased), and per partition and metric the mark of the last computation (the same on all partitions;
  * a restore takes the latest). Memory: the sample plus the responses not yet final.
  *
  * With several workers, each computes over the partitions it owns (like the anomaly baselines).
@@ -115,10 +117,10 @@ export class DriverAnalysis implements StateStore {
       this.late++;
       return;
     }
-    const key = responseKey(row.metric, row.response_event_id);
+    const key = responseKey(row.metric, row.customer_id, row.response_event_id);
     if (this.#partitionOf.has(key)) return; // a duplicate of a response already held
     const vector = KEY_DRIVERS.map((driver) => drivers[driver]);
-    this.#pending.get(row.metric)!.push({ id: row.response_event_id, at: row.responded_at, score: row.score, drivers: vector });
+    this.#pending.get(row.metric)!.push({ id: row.response_event_id, customer: row.customer_id, at: row.responded_at, score: row.score, drivers: vector });
     this.#partitionOf.set(key, partition);
     this.#entries.put(partition, key, [row.responded_at, row.score, ...vector]);
     if (row.responded_at < this.#earliestPending) this.#earliestPending = row.responded_at;
@@ -179,7 +181,7 @@ export class DriverAnalysis implements StateStore {
     const excess = sample.length - this.config.sampleSize;
     if (excess > 0) {
       for (const old of sample.splice(0, excess)) {
-        const key = responseKey(metric, old.id);
+        const key = responseKey(metric, old.customer, old.id);
         this.#entries.delete(key);
         this.#partitionOf.delete(key);
       }
@@ -214,6 +216,25 @@ export class DriverAnalysis implements StateStore {
     }
   }
 
+  /**
+   * Erasure (CONTRACT §6): forgets the customer's held responses (and their changelog entries). Rows already
+   * computed hold no customer data; later computations run without the customer's responses.
+   */
+  forgetCustomer(customer: string): void {
+    for (const metric of METRICS) {
+      for (const list of [this.#sample, this.#pending]) {
+        const kept = list.get(metric)!.filter((response) => {
+          if (response.customer !== customer) return true;
+          const key = responseKey(metric, customer, response.id);
+          this.#entries.delete(key);
+          this.#partitionOf.delete(key);
+          return false;
+        });
+        list.set(metric, kept);
+      }
+    }
+  }
+
   changes(): StateChange[] {
     return this.#entries.changes();
   }
@@ -229,11 +250,11 @@ export class DriverAnalysis implements StateStore {
     }
     // Responses go to the sample or the pending list once the marks of this partition are in.
     for (const [key, value] of entries) {
-      const [kind, metric, id] = key.split('\0') as [string, SurveyMetric, string];
+      const [kind, metric, customer, id] = key.split('\0') as [string, SurveyMetric, string, string];
       if (kind !== 'r') continue;
       const [at, score, ...drivers] = value as ResponseEntry;
       this.#partitionOf.set(key, partition);
-      this.#pending.get(metric)!.push({ id: id, at: at!, score: score!, drivers });
+      this.#pending.get(metric)!.push({ id, customer, at: at!, score: score!, drivers });
     }
     // A mark of another partition may move the cut: re-split every metric (restores are rare).
     for (const metric of METRICS) {

@@ -119,6 +119,16 @@ describe('DriverAnalysis', () => {
     expect(responseKeys).toHaveLength(CONFIG.sampleSize);
   });
 
+  it('forgets an erased customer\'s responses, in the store and on its changelog', () => {
+    const store = analysis();
+    feed(store, first25);
+    store.changes();
+    store.forgetCustomer('c3');
+    expect(store.size).toBe(24);
+    expect(store.changes()).toEqual([{ store: DRIVER_ANALYSIS_STORE, partition: 1, key: 'r\0nps\0c3\0r003', value: null }]);
+    expect(computations(release(store, Number.POSITIVE_INFINITY))).toEqual([['nps', at(20), 20], ['nps', at(60), 24]]);
+  });
+
   it('gives identical rows whatever the arrival order, partitions and watermark steps', () => {
     const responses = Array.from({ length: 70 }, (_, index) => response(index, index * 3));
     const inOrder = analysis();
@@ -179,5 +189,5 @@ describe('DriverAnalysis', () => {
     const none = lastNps(false);
     expect(none[0]!.p_value).toBeGreaterThanOrEqual(config.alpha);
     expect(none.filter((row) => row.significant)).toEqual([]);
-  });
+  }, 60_000); // two generated days through the journey pipeline
 });

@@ -28,6 +28,38 @@ describe('keyDrivers (LMG shares of R²)', () => {
     expect(result.drivers.every((driver) => driver.significant)).toBe(true);
   });
 
+  it('splits the shared part of two correlated drivers evenly (LMG with two drivers, written out)', () => {
+    const x1 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const x2 = [2, 1, 4, 3, 6, 5, 9, 7, 8, 10];
+    const y = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3].map((noise, index) => x1[index]! - 0.5 * x2[index]! + noise);
+    const r = (a: number[], b: number[]) => {
+      const mean = (values: number[]) => sum(values) / values.length;
+      const [ma, mb] = [mean(a), mean(b)];
+      return sum(a.map((value, index) => (value - ma) * (b[index]! - mb))) / Math.sqrt(sum(a.map((value) => (value - ma) ** 2)) * sum(b.map((value) => (value - mb) ** 2)));
+    };
+    const [r1, r2, r12] = [r(x1, y), r(x2, y), r(x1, x2)];
+    const r2Full = (r1 ** 2 + r2 ** 2 - 2 * r1 * r2 * r12) / (1 - r12 ** 2);
+    const contribution1 = (r1 ** 2 + (r2Full - r2 ** 2)) / 2;
+    const contribution2 = (r2 ** 2 + (r2Full - r1 ** 2)) / 2;
+    const rows = x1.map((value, index) => [value, x2[index]!]);
+    const result = keyDrivers(y, rows, ['x1', 'x2'], OPTIONS);
+    expect(result.r_squared).toBeCloseTo(r2Full, 12);
+    expect(result.drivers.map((driver) => driver.importance)).toEqual([expect.closeTo(contribution1 / r2Full, 12), expect.closeTo(contribution2 / r2Full, 12)]);
+  });
+
+  it('does not depend on the order the drivers are given in', () => {
+    const rows = Array.from({ length: 80 }, (_, index) => [index % 7, (index * 5) % 11, (index % 7) + ((index * 3) % 4), index % 2, (index * 7) % 13]);
+    const scores = rows.map(([a, b, c, d, e], index) => a! - 0.5 * b! + 0.3 * c! + d! + 0.1 * e! + ((index * 13) % 5));
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const forward = keyDrivers(scores, rows, names, { ...OPTIONS, resamples: 20, permutations: 20 });
+    const backward = keyDrivers(scores, rows.map((row) => [...row].reverse()), [...names].reverse(), { ...OPTIONS, resamples: 20, permutations: 20 });
+    for (const driver of forward.drivers) {
+      const same = backward.drivers.find((other) => other.driver === driver.driver)!;
+      expect(same.importance).toBeCloseTo(driver.importance, 12);
+      expect(same.effect).toBeCloseTo(driver.effect, 12);
+    }
+  });
+
   it('shares a duplicated driver equally and gives a constant one nothing', () => {
     const base = [0, 1, 2, 3, 4, 5, 6, 7];
     const rows = repeat(base.map((x) => [x, x, 3]), 5);
@@ -94,7 +126,7 @@ describe('on a generated day (3000 customers, journey pipeline and X+O link)', (
   beforeAll(() => {
     planted = npsDrivers(true);
     none = npsDrivers(false);
-  });
+  }, 60_000); // two generated days through the journey pipeline
 
   it('finds the planted effect and ranks it first, with intervals of the effect excluding zero in the planted direction', () => {
     expect(planted.responses).toBeGreaterThan(700);
