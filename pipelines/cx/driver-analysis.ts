@@ -72,8 +72,9 @@ const afterCut = (mark: Mark, at: number, id: string) => mark.cutAt === null || 
  * A linked response at or before the last computation of its metric is late: counted and left out.
  *
  * State: each response's score and drivers under its input partition (one changelog entry keyed by metric, customer
- * and response, a tombstone once it leaves the sample or the customer is erased), and per partition and metric the mark of the last computation (the same on all partitions;
- * a restore takes the latest). Memory: the sample plus the responses not yet final.
+ * and response; a tombstone once it leaves the sample or the customer is erased), and per partition and metric the
+ * mark of the last computation (the same on all partitions; a restore takes the latest). Memory: the sample plus
+ * the responses not computed yet.
  *
  * With several workers, each computes over the partitions it owns (like the anomaly baselines).
  */
@@ -82,8 +83,8 @@ export class DriverAnalysis implements StateStore {
   /** Per metric: responses in the last computation's sample, in order, and responses after its cut, unordered. */
   readonly #sample = new Map<SurveyMetric, Response[]>();
   readonly #pending = new Map<SurveyMetric, Response[]>();
-  /** Where each response's entry lives. */
-  readonly #partitionOf = new Map<string, number>();
+  /** The keys of the responses held, to recognise a duplicate. */
+  readonly #held = new Set<string>();
   readonly #marks = new Map<SurveyMetric, Mark>();
   readonly #partitions = new Set<number>();
   /** The earliest pending response time (+∞: none), so `release` is cheap while nothing is final. */
@@ -118,10 +119,10 @@ export class DriverAnalysis implements StateStore {
       return;
     }
     const key = responseKey(row.metric, row.customer_id, row.response_event_id);
-    if (this.#partitionOf.has(key)) return; // a duplicate of a response already held
+    if (this.#held.has(key)) return; // a duplicate of a response already held
     const vector = KEY_DRIVERS.map((driver) => drivers[driver]);
     this.#pending.get(row.metric)!.push({ id: row.response_event_id, customer: row.customer_id, at: row.responded_at, score: row.score, drivers: vector });
-    this.#partitionOf.set(key, partition);
+    this.#held.add(key);
     this.#entries.put(partition, key, [row.responded_at, row.score, ...vector]);
     if (row.responded_at < this.#earliestPending) this.#earliestPending = row.responded_at;
   }
@@ -183,7 +184,7 @@ export class DriverAnalysis implements StateStore {
       for (const old of sample.splice(0, excess)) {
         const key = responseKey(metric, old.customer, old.id);
         this.#entries.delete(key);
-        this.#partitionOf.delete(key);
+        this.#held.delete(key);
       }
     }
     const last = added.at(-1)!;
@@ -227,7 +228,7 @@ export class DriverAnalysis implements StateStore {
           if (response.customer !== customer) return true;
           const key = responseKey(metric, customer, response.id);
           this.#entries.delete(key);
-          this.#partitionOf.delete(key);
+          this.#held.delete(key);
           return false;
         });
         list.set(metric, kept);
@@ -253,7 +254,7 @@ export class DriverAnalysis implements StateStore {
       const [kind, metric, customer, id] = key.split('\0') as [string, SurveyMetric, string, string];
       if (kind !== 'r') continue;
       const [at, score, ...drivers] = value as ResponseEntry;
-      this.#partitionOf.set(key, partition);
+      this.#held.add(key);
       this.#pending.get(metric)!.push({ id, customer, at: at!, score: score!, drivers });
     }
     // A mark of another partition may move the cut: re-split every metric (restores are rare).
@@ -277,7 +278,7 @@ export class DriverAnalysis implements StateStore {
       this.#pending.set(metric, []);
       this.#marks.set(metric, { cutAt: null, cutId: null, computedAt: null });
     }
-    this.#partitionOf.clear();
+    this.#held.clear();
     this.#partitions.clear();
     this.#earliestPending = Number.POSITIVE_INFINITY;
   }
