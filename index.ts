@@ -15,7 +15,7 @@ export type { FactName } from './pipelines/cx/rules/facts.ts';
 export { FACTS } from './pipelines/cx/rules/facts.ts';
 export { RuleSet, compileRules, loadRulesFile } from './pipelines/cx/rules/rule-set.ts';
 export { DEFAULT_RULES } from './pipelines/cx/rules/default-rules.ts';
-export type { ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from './schemas/analytics-outputs.ts';
+export type { ChannelSwitchRow, DriverAnalysisRow, FeedbackRow, KpiMinuteRow, PurchaseAttributionRow, SocialMentionRow } from './schemas/analytics-outputs.ts';
 export type { CxOutputs } from './pipelines/cx/journey-operator.ts';
 export { JourneyOperator } from './pipelines/cx/journey-operator.ts';
 export type { Source, SourceBatch } from './sources/source.ts';

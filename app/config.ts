@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TouchstreamError } from '../schemas/errors.ts';
 import { collectorConfigSchema } from '../sources/collector/config.ts';
 import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
+import { driverAnalysisConfigSchema } from '../pipelines/cx/driver-analysis.ts';
 
 const MINUTE = 60_000;
 
@@ -90,6 +91,8 @@ export const configSchema = z.object({
   rules: z.string().min(1).optional(),
   /** The KPI anomaly detector (docs/analytics.md). */
   anomaly: anomalyConfigSchema,
+  /** Key-driver analysis of survey scores over journey KPIs (docs/analytics.md). */
+  keyDrivers: driverAnalysisConfigSchema,
   /** The HTTP collector of `touchstream collect` (events, survey and social webhooks). */
   collector: collectorConfigSchema.prefault({}),
   schemaRegistry: z

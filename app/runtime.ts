@@ -315,6 +315,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
             contactPolicy: DEFAULT_CONTACT_POLICY,
             scoreSentiment,
             ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
+            keyDrivers: config.keyDrivers,
           }),
           new PurchaseAttributionOperator(),
         ],

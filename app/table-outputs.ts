@@ -5,7 +5,7 @@ import type { RowCodec } from '../sinks/rows/row-chunks.ts';
 import { deadLetterRows, decodeRowChunk, plainRows } from '../sinks/rows/row-chunks.ts';
 import type { TableSink } from '../sinks/clickhouse/table-sinks.ts';
 import {
-  campaignKpisTableSink, pageViewsTableSink, videoEngagementTableSink,
+  campaignKpisTableSink, driverAnalysisTableSink, pageViewsTableSink, videoEngagementTableSink,
   channelSwitchesTableSink, eventsTableSink, feedbackTableSink, kpiMinuteTableSink, purchaseAttributionTableSink, rejectedEventsTableSink,
   sessionsTableSink, signalsTableSink, socialMentionsTableSink,
 } from '../sinks/clickhouse/table-sinks.ts';
@@ -35,6 +35,7 @@ export const TABLE_OUTPUTS = [
   tableOutput('page_views', 'page_views', pageViewsTableSink),
   tableOutput('video_engagement', 'video_engagement', videoEngagementTableSink),
   tableOutput('campaign_kpis', 'campaign_kpis', campaignKpisTableSink),
+  tableOutput('driver_analysis', 'driver_analysis', driverAnalysisTableSink),
 ] as const;
 
 /** The row topic of a table: internal to one pipeline (its consumer group), like its changelogs. */

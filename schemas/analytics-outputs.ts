@@ -165,3 +165,30 @@ export interface CampaignKpiRow {
   orders: number;
   revenue: number;
 }
+
+/**
+ * One driver of one key-driver computation (table `driver_analysis`, CONTRACT §3): how much a journey KPI of the
+ * linked session explains a survey metric's score. The rows of one (metric, computed_at) cover every driver.
+ */
+export interface DriverAnalysisRow {
+  metric: SurveyMetric;
+  /** The `sessions` column the driver is (`channel_switch`: a contact within 24 h after a session with help views or checkout errors). */
+  driver: string;
+  /** Share of the explained variance (LMG share of R²) in [0, 1]; the shares of one metric and computation sum to 1. */
+  importance: number;
+  /** Percentile bootstrap interval of the share (95 % by default). */
+  ci_low: number;
+  ci_high: number;
+  /** Linked responses the computation used (the latest ones, up to the sample size). */
+  responses: number;
+  /** Event time the computation stands for: it uses the responses up to here. */
+  computed_at: EventTimeMs;
+  /** Standardised coefficient of the driver with every driver in the model: sign is the direction (negative lowers the score). */
+  effect: number;
+  /** A key driver: the model explains the score (p_value below alpha) and the bootstrap interval of `effect` excludes 0. */
+  significant: boolean;
+  /** R² of the model with every driver (the same on every row of a computation). */
+  r_squared: number;
+  /** Permutation p-value of that R²; not below alpha means the computation found no driver (no row significant). */
+  p_value: number;
+}

@@ -14,6 +14,9 @@ export interface SessionSummary {
   cart_abandoned: boolean;
   help_views: number;
   checkout_errors: number;
+  /** For the key-driver analysis (absent in histories checkpointed before it: read as 0). */
+  page_views?: number;
+  videos_completed?: number;
 }
 
 export interface ResponseSummary {

@@ -1,7 +1,7 @@
 // What the CX chain passes from stage to stage: each accepted event with its live session, and each session that closed; stages add what they derive (sentiment, rule firings).
 import type { Session, StreamRecord } from '../../engine/index.ts';
 import type {
-  CampaignKpiRow, ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, Sentiment, SocialMentionRow, VideoEngagementRow,
+  CampaignKpiRow, ChannelSwitchRow, DriverAnalysisRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, Sentiment, SocialMentionRow, VideoEngagementRow,
 } from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
@@ -23,6 +23,7 @@ export type CxOutputs = {
   page_views: PageViewRow;
   video_engagement: VideoEngagementRow;
   campaign_kpis: CampaignKpiRow;
+  driver_analysis: DriverAnalysisRow;
 };
 
 /** An accepted (not duplicate) event, with the live session it joined; `late` when that session had closed. */

@@ -4,12 +4,14 @@ import { OperatorChain } from '../../engine/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
 import type { ContactPolicyOptions } from './contact-policy.ts';
+import type { DriverAnalysisConfig } from './driver-analysis.ts';
 import type { CxItem, CxOutputs } from './journey-items.ts';
 import type { RuleSet } from './rules/rule-set.ts';
 import type { ScoreSentiment } from './stages/experience.ts';
 import { ExperienceScoring } from './stages/experience.ts';
 import { ChannelSwitches, FeedbackLinks } from './stages/feedback-links.ts';
 import { JourneyHistory } from './stages/journey-history.ts';
+import { KeyDrivers } from './stages/key-drivers.ts';
 import { KpiAnomalies, KpiRollups } from './stages/kpi-rollups.ts';
 import { NextBestActions } from './stages/next-best-actions.ts';
 import { Campaigns } from './stages/campaigns.ts';
@@ -31,6 +33,8 @@ export interface JourneyOptions {
   scoreSentiment: ScoreSentiment;
   /** Raises `anomaly` signals from KPI rates (optional). */
   anomalies?: AnomalyDetector;
+  /** Key-driver analysis over linked feedback (off when absent or disabled). */
+  keyDrivers?: DriverAnalysisConfig;
   /** Per customer, at most this many closed sessions, contacts, responses and mentions are kept (default 50). */
   maxHistoryPerCustomer?: number;
 }
@@ -47,10 +51,11 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
     const gap = options.sessionGapMs;
     const head = new Sessionisation({ sessionGapMs: gap, dedupHorizonMs: options.dedupHorizonMs });
     const history = new JourneyHistory({ sessionGapMs: gap, ...(options.maxHistoryPerCustomer ? { maxHistoryPerCustomer: options.maxHistoryPerCustomer } : {}) });
+    const drivers = options.keyDrivers?.enabled ? new KeyDrivers(options.keyDrivers, gap, history.journeys) : null;
     const stages: ChainStage<CxItem, CxOutputs>[] = [
       new ExperienceScoring(options.scoreSentiment),
       history,
-      new FeedbackLinks(history.journeys, gap),
+      new FeedbackLinks(history.journeys, gap, drivers ? [(row, partition) => drivers.onFeedback(row, partition)] : []),
       new ChannelSwitches(history.journeys, gap),
       new PageViews(),
       new VideoEngagement(),
@@ -58,6 +63,7 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
       new SessionRows(),
       new KpiRollups(gap),
       ...(options.anomalies ? [new KpiAnomalies(options.anomalies)] : []),
+      ...(drivers ? [drivers] : []),
       new NextBestActions({ rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys }),
     ];
     super('journey', head, stages);

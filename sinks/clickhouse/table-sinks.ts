@@ -1,14 +1,15 @@
 // Sinks that land each pipeline output in its ClickHouse table.
 import { createHash } from 'node:crypto';
 import type {
-  CampaignKpiRow, ChannelSwitchRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, SocialMentionRow, VideoEngagementRow,
+  CampaignKpiRow, ChannelSwitchRow, DriverAnalysisRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, SocialMentionRow, VideoEngagementRow,
 } from '../../schemas/analytics-outputs.ts';
 import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
-  CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
+  CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, DRIVER_ANALYSIS_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PAGE_VIEWS_TABLE, PURCHASE_ATTRIBUTION_TABLE,
+  REJECTED_EVENTS_TABLE, VIDEO_ENGAGEMENT_TABLE,
   SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
 } from './tables.ts';
 
@@ -75,11 +76,7 @@ export const socialMentionsTableSink = (writer: ClickHouseWriter) => tableSink<S
 export const channelSwitchesTableSink = (writer: ClickHouseWriter) => tableSink<ChannelSwitchRow>(writer, CHANNEL_SWITCHES_TABLE, asRow);
 export const purchaseAttributionTableSink = (writer: ClickHouseWriter) => tableSink<PurchaseAttributionRow>(writer, PURCHASE_ATTRIBUTION_TABLE, asRow);
 export const kpiMinuteTableSink = (writer: ClickHouseWriter) => tableSink<KpiMinuteRow>(writer, KPI_MINUTE_TABLE, asRow);
-
-/** A table whose rows are the output values as they are (their keys are the columns). */
-const plainTableSink = <T extends object>(table: TableSpec) => (writer: ClickHouseWriter) =>
-  tableSink<T>(writer, table, (row) => row as unknown as Record<string, unknown>);
-
-export const pageViewsTableSink = plainTableSink<PageViewRow>(PAGE_VIEWS_TABLE);
-export const videoEngagementTableSink = plainTableSink<VideoEngagementRow>(VIDEO_ENGAGEMENT_TABLE);
-export const campaignKpisTableSink = plainTableSink<CampaignKpiRow>(CAMPAIGN_KPIS_TABLE);
+export const driverAnalysisTableSink = (writer: ClickHouseWriter) => tableSink<DriverAnalysisRow>(writer, DRIVER_ANALYSIS_TABLE, asRow);
+export const pageViewsTableSink = (writer: ClickHouseWriter) => tableSink<PageViewRow>(writer, PAGE_VIEWS_TABLE, asRow);
+export const videoEngagementTableSink = (writer: ClickHouseWriter) => tableSink<VideoEngagementRow>(writer, VIDEO_ENGAGEMENT_TABLE, asRow);
+export const campaignKpisTableSink = (writer: ClickHouseWriter) => tableSink<CampaignKpiRow>(writer, CAMPAIGN_KPIS_TABLE, asRow);

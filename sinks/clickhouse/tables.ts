@@ -325,9 +325,32 @@ export const KPI_MINUTE_TABLE: TableSpec = {
   ttlColumn: 'minute',
 };
 
+export const DRIVER_ANALYSIS_TABLE: TableSpec = {
+  name: 'driver_analysis',
+  comment:
+    'Key drivers (CONTRACT §3): per survey metric and computation, each journey KPI’s share of the explained variance of the score with a bootstrap interval. ' +
+    'A computation is written once (a replay writes the same rows); query with FINAL.',
+  columns: [
+    column('metric', 'low_cardinality', 'nps, csat or ces'),
+    column('driver', 'low_cardinality', 'the sessions column (channel_switch: a contact within 24 h after a session with help views or checkout errors)'),
+    { ...column('computed_at', 'timestamp', 'event time: the computation uses the linked responses up to here'), codec: 'Delta, ZSTD(1)' },
+    column('importance', 'float64', 'LMG share of R² in [0, 1]; sums to 1 per metric and computed_at'),
+    column('ci_low', 'float64', 'percentile bootstrap interval of the share'),
+    column('ci_high', 'float64'),
+    column('responses', 'uint32', 'linked responses in the computation (the latest ones, up to the sample size)'),
+    column('effect', 'float64', 'standardised coefficient with every driver in the model: negative lowers the score'),
+    column('significant', 'bool', 'the model explains the score (p_value < alpha) and the interval of effect excludes 0'),
+    column('r_squared', 'float64', 'of the model with every driver'),
+    column('p_value', 'float64', 'permutation test of r_squared; not below alpha: no driver found'),
+  ],
+  orderBy: ['metric', 'driver', 'computed_at'],
+  partitionBy: 'toYYYYMM(computed_at)',
+  ttlColumn: 'computed_at',
+};
+
 export const TABLES: readonly TableSpec[] = [
   EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE,
-  FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE,
+  FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE, DRIVER_ANALYSIS_TABLE,
   PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE,
 ];
 

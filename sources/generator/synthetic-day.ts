@@ -9,6 +9,13 @@ export const generatorConfigSchema = z.object({
   day: z.iso.date().default('2026-11-02'),
   /** Share of customers without a login: their events carry only an anonymous_id. */
   anonymousShare: z.number().min(0).max(1).default(0.2),
+  /**
+   * The planted key drivers (issue 16): an NPS response after a session scores 2.5 points lower per checkout error
+   * and 1.5 lower per help/contact page view of that session, and 2.5 higher per video watched to the end (then
+   * clamped to 0–10). Off: NPS scores are uniform and independent of the journey. Only the scores change, never
+   * which events are generated or their ids and times.
+   */
+  plantedDrivers: z.boolean().default(true),
 });
 export type GeneratorConfig = z.input<typeof generatorConfigSchema>;
 
@@ -44,6 +51,17 @@ const MENTIONS = {
   ],
 };
 const COMMENTS = ['Easy to find what I needed', 'Checkout error twice', 'Too expensive', 'Schnell und einfach', 'Keine Hilfe bekommen', ''];
+
+/** The planted effect on an NPS score, in points per count of the session before the response. */
+export const PLANTED_NPS_EFFECT = { checkout_errors: -2.5, help_views: -1.5, videos_completed: 2.5 } as const;
+
+/** An NPS score from a uniform draw `u` in [0, 1): uniform 0–10, shifted by the planted effect of the session when it is on. */
+function npsScore(u: number, session: { errors: number; helpViews: number; videosCompleted: number } | null): number {
+  const shift = session
+    ? PLANTED_NPS_EFFECT.checkout_errors * session.errors + PLANTED_NPS_EFFECT.help_views * session.helpViews + PLANTED_NPS_EFFECT.videos_completed * session.videosCompleted
+    : 0;
+  return Math.min(10, Math.max(0, Math.floor(u * 11 + shift)));
+}
 
 export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
   const options = generatorConfigSchema.parse(config);
@@ -91,6 +109,7 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
       let cart = 0;
       let helpViews = 0;
       let errors = 0;
+      let videosCompleted = 0;
       const views = 1 + Math.floor(random() * 8);
       for (let v = 0; v < views; v++) {
         const pageType = v === 0 ? pick(['home', 'category', 'product'] as const) : pick(['category', 'product', 'product', 'cart', 'help', 'contact', 'other'] as const);
@@ -118,7 +137,10 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
           emit(time, channel, 'video_start', { video_id: video });
           time += 30_000 + random() * 60_000;
           emit(time, channel, 'video_progress', { video_id: video, percent: 50 });
-          if (chance(0.6)) emit((time += 30_000), channel, 'video_complete', { video_id: video });
+          if (chance(0.6)) {
+            emit((time += 30_000), channel, 'video_complete', { video_id: video });
+            videosCompleted++;
+          }
         }
       }
       if (cart > 0 && chance(0.6)) {
@@ -142,7 +164,7 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
       if (chance(0.25)) {
         time += 60 * 60_000 + random() * 2 * 3600_000;
         const metric = pick(['nps', 'nps', 'csat', 'ces'] as const);
-        const score = metric === 'nps' ? Math.floor(random() * 11) : metric === 'csat' ? 1 + Math.floor(random() * 5) : 1 + Math.floor(random() * 7);
+        const score = metric === 'nps' ? npsScore(random(), options.plantedDrivers ? { errors, helpViews, videosCompleted } : null) : metric === 'csat' ? 1 + Math.floor(random() * 5) : 1 + Math.floor(random() * 7);
         const comment = pick(COMMENTS);
         emit(time, 'survey', 'survey_response', { survey_id: `post-journey-${metric}`, metric, score, comment: comment || null, language: /[äöü]|Schnell|Keine/.test(comment) ? 'de' : 'en' }, 'post-journey');
       }

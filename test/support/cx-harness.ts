@@ -6,6 +6,7 @@ import type { AnomalyConfig } from '../../pipelines/cx/anomaly-detector.ts';
 import { DEFAULT_CONTACT_POLICY } from '../../pipelines/cx/contact-policy.ts';
 import type { CxOutputs, ScoreSentiment } from '../../pipelines/cx/journey-operator.ts';
 import { JourneyOperator } from '../../pipelines/cx/journey-operator.ts';
+import type { DriverAnalysisConfig } from '../../pipelines/cx/driver-analysis.ts';
 import { DEFAULT_RULES } from '../../pipelines/cx/rules/default-rules.ts';
 import type { RuleSpec } from '../../pipelines/cx/rules/rule.ts';
 import type { RuleSet } from '../../pipelines/cx/rules/rule-set.ts';
@@ -45,7 +46,7 @@ export const WALL_CLOCK = Date.parse('2026-11-10T00:00:00.000Z');
 export class Harness<O extends Operator<CxEvent, CxOutputs>> {
   readonly outputs: { [K in keyof CxOutputs]: CxOutputs[K][] } = {
     events: [], sessions: [], signals: [], rejected: [], feedback: [], social_mentions: [], channel_switches: [], purchase_attribution: [], kpi_minute: [],
-    page_views: [], video_engagement: [], campaign_kpis: [],
+    page_views: [], video_engagement: [], campaign_kpis: [], driver_analysis: [],
   };
   readonly metrics = new MetricsRecorder();
   readonly context: OperatorContext = { wallClock: () => WALL_CLOCK, metrics: this.metrics };
@@ -74,7 +75,7 @@ export class Harness<O extends Operator<CxEvent, CxOutputs>> {
   }
 }
 
-export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet; anomaly?: AnomalyConfig; gapMs?: number } = {}) {
+export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet; anomaly?: AnomalyConfig; gapMs?: number; keyDrivers?: DriverAnalysisConfig } = {}) {
   return new Harness(
     new JourneyOperator({
       sessionGapMs: options.gapMs ?? 30 * MIN,
@@ -83,6 +84,7 @@ export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet;
       contactPolicy: DEFAULT_CONTACT_POLICY,
       scoreSentiment: stubSentiment,
       ...(options.anomaly ? { anomalies: new AnomalyDetector(options.anomaly) } : {}),
+      ...(options.keyDrivers ? { keyDrivers: options.keyDrivers } : {}),
     }),
   );
 }

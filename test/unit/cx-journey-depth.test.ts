@@ -1,6 +1,8 @@
 // Pins the page, video and campaign KPIs on hand-built journeys (CONTRACT §3): dwell and clicks per page view, video engagement per session, campaign contributions and a session's first/last campaign.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { driverAnalysisConfigSchema } from '../../pipelines/cx/driver-analysis.ts';
+import { generateDay } from '../../sources/generator/synthetic-day.ts';
 import { DAY, MIN, at, event, journeyHarness } from '../support/cx-harness.ts';
 
 const sessionId = (customer: string, startedAt: number) => createHash('sha256').update(`${customer}\0${startedAt}`).digest('hex').slice(0, 32);
@@ -84,5 +86,32 @@ describe('campaign KPIs', () => {
     ]);
     expect(harness.outputs.sessions).toHaveLength(1);
     expect(harness.outputs.sessions[0]).toMatchObject({ first_campaign: 'spring', last_campaign: 'late', touchpoint: null });
+  });
+});
+
+describe('key drivers in the journey chain', () => {
+  const run = (plantedDrivers: boolean) => {
+    const harness = journeyHarness({ keyDrivers: driverAnalysisConfigSchema.parse({}) });
+    harness.process(generateDay({ seed: 5, customers: 3000, plantedDrivers })).watermark(Number.POSITIVE_INFINITY);
+    const nps = harness.outputs.driver_analysis.filter((row) => row.metric === 'nps');
+    const last = Math.max(...nps.map((row) => row.computed_at));
+    return nps.filter((row) => row.computed_at === last).sort((a, b) => b.importance - a.importance);
+  };
+
+  it('finds the generator\'s planted drivers of NPS from linked feedback and ranks them first', () => {
+    const rows = run(true);
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    expect(rows.slice(0, 3).map((row) => row.driver).sort()).toEqual(['checkout_errors', 'help_views', 'videos_completed']);
+    expect(rows.slice(0, 3).every((row) => row.significant)).toBe(true);
+    expect(rows.find((row) => row.driver === 'videos_completed')!.effect).toBeGreaterThan(0);
+    expect(rows.find((row) => row.driver === 'checkout_errors')!.effect).toBeLessThan(0);
+    expect(rows.reduce((sum, row) => sum + row.importance, 0)).toBeCloseTo(1, 6);
+  });
+
+  it('finds nothing on a day without the effect', () => {
+    const rows = run(false);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((row) => row.significant)).toEqual([]);
+    expect(rows[0]!.p_value).toBeGreaterThanOrEqual(0.05);
   });
 });

@@ -21,4 +21,12 @@ describe('generateDay', () => {
     expect(day.every((event, index) => index === 0 || day[index - 1]!.occurred_at <= event.occurred_at)).toBe(true);
     expect(new Set(day.map((event) => event.event_id)).size).toBe(day.length);
   });
+
+  it('plants the key drivers in NPS scores only: without them the same events, ids and times, NPS scores apart', () => {
+    const without = generateDay({ seed: 3, customers: 1500, plantedDrivers: false });
+    expect(without.map(({ event_id, type, occurred_at }) => [event_id, type, occurred_at])).toEqual(day.map(({ event_id, type, occurred_at }) => [event_id, type, occurred_at]));
+    const changed = day.filter((event, index) => JSON.stringify(event) !== JSON.stringify(without[index]));
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.every((event) => event.type === 'survey_response' && event.properties.metric === 'nps')).toBe(true);
+  });
 });

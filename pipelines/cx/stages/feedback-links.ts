@@ -1,5 +1,6 @@
 // The X+O link and channel switches as chain stages: survey responses and contacts wait for their partition's watermark, then join the customer's closed sessions.
 import type { ChainStage, Outputs } from '../../../engine/index.ts';
+import type { FeedbackRow } from '../../../schemas/analytics-outputs.ts';
 import type { CustomerJourneys } from '../customer-journeys.ts';
 import { ChannelSwitchDetector } from '../channel-switches.ts';
 import { FeedbackLinker } from '../feedback-link.ts';
@@ -10,7 +11,12 @@ export class FeedbackLinks implements ChainStage<CxItem, CxOutputs> {
   readonly #feedback: FeedbackLinker;
   readonly stores;
 
-  constructor(private readonly journeys: CustomerJourneys, sessionGapMs: number) {
+  constructor(
+    private readonly journeys: CustomerJourneys,
+    sessionGapMs: number,
+    /** Told each row as it is released (e.g. the key-driver analysis). */
+    private readonly onLinked: ReadonlyArray<(row: FeedbackRow, partition: number) => void> = [],
+  ) {
     this.#feedback = new FeedbackLinker(sessionGapMs);
     this.stores = [this.#feedback];
   }
@@ -20,7 +26,10 @@ export class FeedbackLinks implements ChainStage<CxItem, CxOutputs> {
   }
 
   onPartitionWatermark(partition: number, watermark: number, out: Outputs<CxOutputs>): void {
-    this.#feedback.release(watermark, this.journeys, (row) => out.emit('feedback', row), partition);
+    this.#feedback.release(watermark, this.journeys, (row) => {
+      out.emit('feedback', row);
+      for (const listener of this.onLinked) listener(row, partition);
+    }, partition);
   }
 
   gauges(): Record<string, number> {

@@ -41,6 +41,8 @@ export class JourneyHistory implements ChainStage<CxItem, CxOutputs> {
         cart_abandoned: kpis.cart_abandoned,
         help_views: kpis.help_views,
         checkout_errors: kpis.checkout_errors,
+        page_views: kpis.page_views,
+        videos_completed: kpis.videos_completed,
       }, item.partition);
       return;
     }
