@@ -65,24 +65,33 @@ export async function startServing(runtime: Runtime, options: ServingOptions): P
 const sumOf = (metric: MetricObjectWithValues<MetricValue<string>> | undefined, suffix = '') =>
   (metric?.values ?? []).filter((value) => (value as { metricName?: string }).metricName === undefined || (value as { metricName?: string }).metricName === `${metric!.name}${suffix}`).reduce((sum, value) => sum + value.value, 0);
 
-/** A quantile of a prom-client histogram (summed over its label sets), as the upper bound of the bucket it falls in. */
+/** A quantile of a prom-client histogram (summed over its label sets), interpolated inside its bucket as Prometheus' histogram_quantile does. */
 function histogramQuantile(metric: MetricObjectWithValues<MetricValue<string>> | undefined, quantile: number): { value: number | null; count: number } {
   if (!metric) return { value: null, count: 0 };
   const buckets = new Map<number, number>();
-  let count = 0;
   for (const value of metric.values as Array<MetricValue<string> & { metricName?: string }>) {
-    if (value.metricName === `${metric.name}_bucket`) {
-      const le = value.labels.le === '+Inf' ? Infinity : Number(value.labels.le);
-      buckets.set(le, (buckets.get(le) ?? 0) + value.value);
-    } else if (value.metricName === `${metric.name}_count`) count += value.value;
+    if (value.metricName !== `${metric.name}_bucket`) continue;
+    const le = value.labels.le === '+Inf' ? Infinity : Number(value.labels.le);
+    buckets.set(le, (buckets.get(le) ?? 0) + value.value);
   }
-  if (count === 0) return { value: null, count };
   const bounds = [...buckets.keys()].sort((a, b) => a - b);
-  const finite = bounds.filter(Number.isFinite);
+  const count = bounds.length > 0 ? buckets.get(bounds.at(-1)!)! : 0;
+  if (count === 0) return { value: null, count };
+  const rank = quantile * count;
+  let lower = 0;
+  let below = 0;
   for (const bound of bounds) {
-    if (buckets.get(bound)! >= quantile * count) return { value: Number.isFinite(bound) ? bound : (finite.at(-1) ?? null), count };
+    const cumulative = buckets.get(bound)!;
+    if (cumulative >= rank) {
+      // Above the largest finite bucket nothing finer is known: answer that bound, as Prometheus does.
+      if (!Number.isFinite(bound)) return { value: lower, count };
+      const share = cumulative > below ? (rank - below) / (cumulative - below) : 1;
+      return { value: lower + (bound - lower) * share, count };
+    }
+    lower = bound;
+    below = cumulative;
   }
-  return { value: finite.at(-1) ?? null, count };
+  return { value: lower, count };
 }
 
 /** The page's snapshot: throughput, live sessions, latency and lag from this process's metrics; business KPIs from the tables. */

@@ -46,6 +46,7 @@ const LABELS: Record<Language, Record<string, string>> = {
     eventsPerSecond: 'events/s', signals: 'Next-best-action signals per action and status', emitted: 'emitted', suppressed: 'suppressed',
     latency: 'Event to signal latency (ms)', p50: 'p50', p99: 'p99', lag: 'Consumer lag (records)', updated: 'updated',
     waiting: 'waiting for data…', conversionPct: 'conversion %', cartAbandonmentPct: 'cart abandonment %',
+    support_callback: 'call-back', live_chat_offer: 'chat offer', social_care: 'social care', proactive_help: 'proactive help', cart_reminder: 'cart reminder',
   },
   de: {
     title: 'touchstream — Kundenerlebnis live',
@@ -54,6 +55,7 @@ const LABELS: Record<Language, Record<string, string>> = {
     eventsPerSecond: 'Ereignisse/s', signals: 'Next-Best-Action-Signale nach Aktion und Status', emitted: 'gesendet', suppressed: 'unterdrückt',
     latency: 'Latenz Ereignis bis Signal (ms)', p50: 'p50', p99: 'p99', lag: 'Consumer-Lag (Datensätze)', updated: 'aktualisiert',
     waiting: 'warte auf Daten…', conversionPct: 'Konversion %', cartAbandonmentPct: 'Warenkorbabbruch %',
+    support_callback: 'Rückruf', live_chat_offer: 'Chat-Angebot', social_care: 'Social Care', proactive_help: 'proaktive Hilfe', cart_reminder: 'Warenkorb-Erinnerung',
   },
 };
 
@@ -68,7 +70,7 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${cha
 
 function page(language: Language, pollMs: number): string {
   const labels = LABELS[language];
-  const tile = (id: string, label: string) => `<div class="tile"><div class="label">${escapeHtml(label)}</div><div class="value" id="${id}">–</div></div>`;
+  const tile = (id: string, label: string) => `<div class="tile"><div class="label">${escapeHtml(label)}</div><div class="value" id="${id}">–</div><div class="note" id="${id}-note"></div></div>`;
   const chart = (id: string, label: string, wide = false) => `<section class="chart${wide ? ' wide' : ''}"><h2>${escapeHtml(label)}</h2><div class="box"><canvas id="${id}"></canvas></div></section>`;
   return `<!doctype html>
 <html lang="${language}">
@@ -86,6 +88,7 @@ function page(language: Language, pollMs: number): string {
   .tile { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
   .tile .label { font-size: 13px; color: #5b6478; }
   .tile .value { font-size: 28px; font-weight: 600; margin-top: 4px; }
+  .tile .note { font-size: 13px; color: #5b6478; min-height: 1em; }
   .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 24px 24px; }
   .chart { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
   .chart h2 { font-size: 15px; margin: 0 0 8px; }
@@ -156,7 +159,8 @@ const CLIENT = `'use strict';
       show('sessions', number.format(kpis.sessions));
       show('conversion', kpis.conversionPct === null ? '–' : number.format(kpis.conversionPct) + ' %');
       show('cart-abandonment', kpis.cartAbandonmentPct === null ? '–' : number.format(kpis.cartAbandonmentPct) + ' %');
-      show('nps', kpis.nps === null ? '–' : number.format(kpis.nps) + ' (' + number.format(kpis.npsResponses) + ' ' + labels.responses + ')');
+      show('nps', kpis.nps === null ? '–' : number.format(kpis.nps));
+      show('nps-note', number.format(kpis.npsResponses) + ' ' + labels.responses);
       show('revenue', money.format(kpis.revenue));
       show('live-sessions', number.format(kpis.liveSessions));
       push(charts.kpis, label, [kpis.conversionPct, kpis.cartAbandonmentPct, kpis.nps]);
@@ -167,7 +171,7 @@ const CLIENT = `'use strict';
       push(charts.lag, label, [kpis.consumerLag]);
       const actions = [...new Set(kpis.signals.map((row) => row.action))].sort();
       const count = (action, status) => kpis.signals.filter((row) => row.action === action && row.status === status).reduce((sum, row) => sum + row.count, 0);
-      charts.signals.data.labels = actions;
+      charts.signals.data.labels = actions.map((action) => labels[action] || action);
       charts.signals.data.datasets[0].data = actions.map((action) => count(action, 'emitted'));
       charts.signals.data.datasets[1].data = actions.map((action) => count(action, 'suppressed'));
       charts.signals.update();
