@@ -317,6 +317,7 @@ withCommonFlags(program.command('demo'))
     const metrics = new PrometheusMetrics();
     const runtime = await openRuntime(config, { metrics });
     const serving = await startServing(runtime, { metrics, ready: () => true, anyPortIfTaken: true });
+    announce(serving);
     try {
       const started = performance.now();
       const result = await replay(runtime, ndjsonReplay({ path: file }));
