@@ -10,4 +10,5 @@ COPY . .
 ENV NODE_ENV=production
 # A larger young generation: the pipeline allocates short-lived objects per event; scavenges get rarer and cheaper.
 ENV NODE_OPTIONS=--max-semi-space-size=64
-CMD ["npx", "touchstream", "run"]
+# node itself (not npx), so SIGTERM reaches touchstream and it drains and commits before the container stops.
+CMD ["node", "bin/touchstream.mjs", "run"]

@@ -17,7 +17,15 @@ import type { FileSourceFlags } from './file-source.ts';
 import { fileSource, withFileSourceFlags } from './file-source.ts';
 import { ConsumerLag } from './consumer-lag.ts';
 import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
-import { ingest, loadTables, openClickHouse, openRuntime, replay, runPipeline } from './runtime.ts';
+import { ingest, loadTables, openClickHouse, openRuntime, replay, replayLive, runPipeline } from './runtime.ts';
+import { findLiveEndpoint, queryLiveEndpoint } from './live-sql.ts';
+import type { Serving } from './serve.ts';
+import { startServing } from './serve.ts';
+
+/** Where the process serves (stderr, so stdout stays the command's result). */
+function announce(serving: Serving): void {
+  console.error(`serving ${serving.url}: live KPI page ${serving.url}/live, /metrics${serving.liveSql ? `, read-only live SQL ${serving.liveSql}/?query=…` : ''}`);
+}
 
 interface CommonFlags {
   dataDir?: string;
@@ -99,10 +107,29 @@ withFileSourceFlags(withCommonFlags(program.command('replay')))
   .argument('<file>', 'NDJSON or CSV file of contract events')
   .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
     const config = configFrom(flags);
-    const runtime = await openRuntime(config);
+    const metrics = new PrometheusMetrics();
+    const runtime = await openRuntime(config, { metrics });
+    let running = true;
+    // A replay serves like `run` while it lasts: metrics, the live page and (embedded) live SQL on its data directory.
+    const serving = await startServing(runtime, { metrics, ready: () => running, anyPortIfTaken: true }).catch(async (error: unknown) => {
+      await runtime.close();
+      throw error;
+    });
+    announce(serving);
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
     try {
       const started = performance.now();
-      const result = await replay(runtime, await fileSource(file, flags));
+      const source = await fileSource(file, flags);
+      let result;
+      if (flags.rate === undefined) {
+        result = await replay(runtime, source);
+      } else {
+        const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
+        lag.every(1000, stop.signal);
+        result = await replayLive(runtime, source, { signal: stop.signal, onCommit: (offsets) => lag.committed(offsets) });
+        await lag.sample().catch(() => {});
+      }
       const seconds = (performance.now() - started) / 1000;
       console.log(
         `replayed ${result.events} events (${result.rejected} rejected at the source) in ${seconds.toFixed(1)} s: ` +
@@ -111,6 +138,9 @@ withFileSourceFlags(withCommonFlags(program.command('replay')))
             .join(', '),
       );
     } finally {
+      running = false;
+      stop.abort();
+      await serving.close();
       await runtime.close();
     }
   });
@@ -126,7 +156,7 @@ withCommonFlags(program.command('run'))
     const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
     // Ready: running, and the measured lag is within the configured bound.
     const ready = () => running && lag.total !== null && lag.total <= config.readyMaxLag;
-    const ops = await startOpsServer({ metrics, ready, port: config.metricsPort, host: config.metricsHost });
+    const ops = await startServing(runtime, { metrics, ready });
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -136,6 +166,7 @@ withCommonFlags(program.command('run'))
     }
     lag.every(5000, stop.signal);
     logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream running');
+    announce(ops);
     try {
       running = true;
       const result = await runPipeline(runtime, {
@@ -220,14 +251,18 @@ withCommonFlags(program.command('collect'))
     if (flags.port) config.collector.port = collectorConfigSchema.shape.port.parse(flags.port);
     if (flags.host) config.collector.host = flags.host;
     const logger = pino({ level: config.logLevel });
-    const runtime = await openRuntime(config);
+    const metrics = new PrometheusMetrics();
+    const runtime = await openRuntime(config, { metrics });
     const { startCollector } = await import('./collect.ts');
     const collector = await startCollector(runtime);
+    const serving = await startServing(runtime, { metrics, ready: () => true, anyPortIfTaken: true });
+    announce(serving);
     logger.info({ url: collector.url, topic: config.kafka.inputTopic, transport: config.transport }, 'touchstream collector listening');
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
     await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }));
     await collector.close();
+    await serving.close();
     await runtime.close();
     logger.info('touchstream collector stopped');
   });
@@ -256,7 +291,14 @@ withCommonFlags(program.command('query'))
   .argument('<sql>', 'SQL, e.g. "SELECT count() FROM touchstream.sessions FINAL"')
   .option('-f, --format <format>', 'any ClickHouse output format', 'PrettyCompact')
   .action(async (sql: string, flags: CommonFlags & { format: string }) => {
-    const clickhouse = await openClickHouse(configFrom(flags));
+    const config = configFrom(flags);
+    // Embedded: a process holding the data directory (run, replay, collect, demo) answers through its live SQL endpoint.
+    const live = config.clickhouse.url ? undefined : await findLiveEndpoint(config.dataDir);
+    if (live) {
+      process.stdout.write(await queryLiveEndpoint(live, sql, flags.format));
+      return;
+    }
+    const clickhouse = await openClickHouse(config);
     try {
       process.stdout.write(await clickhouse.text(sql, flags.format));
     } finally {
@@ -272,7 +314,10 @@ withCommonFlags(program.command('demo'))
     const file = join(config.dataDir, 'day.ndjson');
     const count = await writeDay(file, 42, flags.customers);
     console.log(`1. generated ${count} events of a synthetic day → ${file}`);
-    const runtime = await openRuntime(config);
+    const metrics = new PrometheusMetrics();
+    const runtime = await openRuntime(config, { metrics });
+    const serving = await startServing(runtime, { metrics, ready: () => true, anyPortIfTaken: true });
+    announce(serving);
     try {
       const started = performance.now();
       const result = await replay(runtime, ndjsonReplay({ path: file }));
@@ -284,6 +329,7 @@ withCommonFlags(program.command('demo'))
       console.log('   signals:');
       process.stdout.write(await runtime.clickhouse.text(`SELECT action, status, count() AS signals FROM ${database}.signals FINAL GROUP BY action, status ORDER BY action, status`, 'PrettyCompact'));
     } finally {
+      await serving.close();
       await runtime.close();
     }
     const dirFlag = flags.dataDir ? ` --data-dir ${flags.dataDir}` : '';

@@ -1,6 +1,7 @@
-// Backs the engine's metrics surface with prom-client and serves /metrics, /healthz and /readyz over HTTP.
-import { createServer } from 'node:http';
+// Backs the engine's metrics surface with prom-client and serves /metrics, /healthz, /readyz and the route plugins the composition root adds (fastify).
 import type { Server } from 'node:http';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Labels, Metrics } from '../engine/metrics.ts';
@@ -48,42 +49,48 @@ function helpOf(name: string): string {
   return `touchstream ${name.replace(/^touchstream_/, '').replace(/_/g, ' ')}`;
 }
 
+/** A route plugin the composition root mounts on the ops server (the live SQL endpoint, the KPI page, the customer API…). */
+export type OpsPlugin = FastifyPluginAsync | { plugin: FastifyPluginAsync<any>; options?: Record<string, unknown> };
+
 export interface OpsServerOptions {
   metrics: PrometheusMetrics;
   /** Ready when the pipeline is connected and running. */
   ready: () => boolean;
   port: number;
   host?: string;
+  /**
+   * Further routes, registered in this order after /metrics, /healthz and /readyz. Each plugin is its own fastify
+   * context (its hooks, decorators and content-type parsers stay inside it); paths are absolute, no prefix is added.
+   */
+  plugins?: readonly OpsPlugin[];
 }
 
-/** The SRE endpoints: /metrics (Prometheus text), /healthz (process alive), /readyz (pipeline running). */
-export async function startOpsServer(options: OpsServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      options.metrics.registry
-        .metrics()
-        .then((text) => {
-          response.writeHead(200, { 'content-type': options.metrics.registry.contentType });
-          response.end(text);
-        })
-        .catch((error: Error) => {
-          response.writeHead(500).end(error.message);
-        });
-      return;
-    }
-    if (path === '/healthz') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    if (path === '/readyz') {
-      const ready = options.ready();
-      return void response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
-    }
-    response.writeHead(404).end();
+export interface OpsServer {
+  app: FastifyInstance;
+  server: Server;
+  /** Base URL it listens on, e.g. http://127.0.0.1:9464 (loopback when bound to every interface). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The worker's HTTP server: /metrics (Prometheus text), /healthz (process alive), /readyz (pipeline running), and the plugins' routes. */
+export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await options.metrics.registry.metrics();
+    return reply.header('content-type', options.metrics.registry.contentType).send(text);
   });
-  await new Promise<void>((resolve) => server.listen(options.port, options.host ?? '127.0.0.1', resolve));
-  const { address, port } = server.address() as AddressInfo;
-  return {
-    server,
-    url: `http://${address}:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  app.get('/healthz', async (_request, reply) => reply.type('text/plain').send('ok\n'));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = options.ready();
+    return reply.code(ready ? 200 : 503).type('text/plain').send(ready ? 'ready\n' : 'not ready\n');
+  });
+  for (const entry of options.plugins ?? []) {
+    if (typeof entry === 'function') await app.register(entry);
+    else await app.register(entry.plugin, entry.options ?? {});
+  }
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+  const { address, family, port } = app.server.address() as AddressInfo;
+  const reachable = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '[::1]' : family === 'IPv6' ? `[${address}]` : address;
+  return { app, server: app.server, url: `http://${reachable}:${port}`, close: () => app.close() };
 }

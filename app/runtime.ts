@@ -356,3 +356,35 @@ export async function replay(runtime: Runtime, source: Source): Promise<IngestRe
   const result = await runPipeline(runtime, { boundedBy });
   return { ...ingested, ...result };
 }
+
+export interface LiveReplayOptions {
+  /** Stops the replay early: publishing ends, the live run drains and commits. */
+  signal?: AbortSignal;
+  onCommit?(offsets: readonly PartitionOffset[]): void;
+  onRestart?(error: unknown, delayMs: number): void;
+}
+
+/**
+ * `replay --rate`: a live run while the source is published at its pace (outputs, tables, metrics and the live page
+ * move as events flow); once the file is in the log the live run drains and commits, and a bounded run from those
+ * commits (state restored from the changelogs) takes the watermark to infinity so every session closes, as `replay`.
+ */
+export async function replayLive(runtime: Runtime, source: Source, options: LiveReplayOptions = {}): Promise<IngestResult & StreamJobResult> {
+  const live = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, live.signal]) : live.signal;
+  const running = runPipeline(runtime, { signal, ...(options.onCommit ? { onCommit: options.onCommit } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
+  let ingested: IngestResult;
+  try {
+    ingested = await ingest(runtime, source, options.signal);
+  } finally {
+    live.abort();
+  }
+  // The live run drains and commits what it has processed; the bounded run below takes the rest.
+  const first = await running;
+  if (options.signal?.aborted) return { ...ingested, ...first };
+  const boundedBy = await runtime.log.endOffsets(runtime.config.kafka.inputTopic);
+  const rest = await runPipeline(runtime, { boundedBy, ...(options.onCommit ? { onCommit: options.onCommit } : {}) });
+  const emitted = { ...first.emitted };
+  for (const [output, count] of Object.entries(rest.emitted)) emitted[output] = (emitted[output] ?? 0) + count;
+  return { ...ingested, ...rest, records: first.records + rest.records, emitted };
+}

@@ -154,6 +154,11 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
       .filter((tp) => tp.topic === options.inputTopic)
       .map((tp) => tp.partition)
       .sort((a, b) => a - b);
+    // A bounded run that resumes where a previous run committed (a live run handing over to a bounded one) has
+    // processed its partitions up to those offsets already: without this, reaching a bounded end needs a new record.
+    for (const { topic, partition, offset } of (await options.consumer.committed?.()) ?? []) {
+      if (topic === options.inputTopic && offset > 0) processed.set(partition, offset);
+    }
     if (changelogs && partitions.length > 0) {
       const started = wallClock();
       // Reading changelogs is bounded by the transport too (a crashed writer's open transaction holds it up to its timeout).

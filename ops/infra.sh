@@ -2,7 +2,8 @@
 # Local test infrastructure for touchstream: Kafka 4.3.1 (KRaft, one node) and ClickHouse 18.16 on 127.0.0.1, without Docker.
 #
 # Usage: ops/infra.sh install|up|down|status|kafka-stop|kafka-start|topics ARGS...
-#   install      apt packages (clickhouse-server, clickhouse-client, kcat, docker-compose), the Kafka jars and Apicurio, if missing
+#   install      apt packages (clickhouse-server, clickhouse-client, kcat, docker-compose, chromium for the live page's
+#                browser test), the Kafka jars and Apicurio, if missing
 #   up           start Kafka, ClickHouse and Apicurio Registry in the background and wait until all answer (no-op if healthy)
 #   down         stop them (SIGTERM, then SIGKILL) and delete their data, so the next `up` starts empty
 #   status       say whether each server is up; exit 0 only if all are
@@ -79,7 +80,8 @@ BROKER_JAVA_OPTS=(-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+Exit
   -Djava.awt.headless=true -Dlog4j2.configurationFile="$OPS_DIR/kafka/log4j2-broker.properties")
 TOOL_JAVA_OPTS=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
   -Dlog4j2.configurationFile="$OPS_DIR/kafka/log4j2-tools.properties")
-APT_PACKAGES=(clickhouse-server clickhouse-client kcat docker-compose)
+# chromium: the headless browser the live KPI page's test drives (playwright-core, pointed at /usr/bin/chromium).
+APT_PACKAGES=(clickhouse-server clickhouse-client kcat docker-compose chromium)
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -606,7 +608,7 @@ cmd_topics() {
 }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

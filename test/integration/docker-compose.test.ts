@@ -1,7 +1,8 @@
-// Checks that docker-compose.yml is a valid Compose file declaring the kafka, clickhouse, touchstream, prometheus and grafana services.
+// Checks that docker-compose.yml is a valid Compose file declaring the kafka, clickhouse, registry, touchstream, prometheus and grafana services.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
+import { parse } from 'yaml';
 
 const composeFile = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
 
@@ -26,11 +27,35 @@ describe('docker-compose.yml', () => {
     expect(result.status, result.stderr).toBe(0);
   });
 
-  it('declares the kafka, clickhouse, touchstream, prometheus and grafana services', () => {
+  it('declares the kafka, clickhouse, registry, touchstream, prometheus and grafana services', () => {
     const result = compose('config', '--services');
     expect(result.status, result.stderr).toBe(0);
     const services = result.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
-    expect(services).toEqual(expect.arrayContaining(['kafka', 'clickhouse', 'touchstream', 'prometheus', 'grafana']));
+    expect(services).toEqual(expect.arrayContaining(['kafka', 'clickhouse', 'registry', 'touchstream', 'prometheus', 'grafana']));
+  });
+
+  it('runs the Apicurio registry on Kafka and points touchstream at its Confluent-compatible API', () => {
+    const result = compose('config');
+    expect(result.status, result.stderr).toBe(0);
+    const { services } = parse(result.stdout) as {
+      services: Record<string, { image?: string; command?: string[]; environment?: Record<string, string>; ports?: unknown[]; depends_on?: Record<string, { condition: string }> }>;
+    };
+    expect(services.registry!.image).toMatch(/^apicurio\/apicurio-registry:3\./);
+    expect(services.registry!.environment).toMatchObject({ APICURIO_STORAGE_KIND: 'kafkasql', APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: 'kafka:9092' });
+    expect(JSON.stringify(services.registry!.ports)).toContain('8081');
+    expect(services.touchstream!.environment!.TOUCHSTREAM_SCHEMA_REGISTRY_URL).toBe('http://registry:8080/apis/ccompat/v7');
+    expect(services.touchstream!.depends_on!.registry).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('starts touchstream with node itself, so SIGTERM reaches it and it drains (npx would swallow it)', async () => {
+    const result = compose('config');
+    expect(result.status, result.stderr).toBe(0);
+    const { services } = parse(result.stdout) as { services: Record<string, { command?: string[] }> };
+    expect(services.touchstream!.command).toEqual(['node', 'bin/touchstream.mjs', 'run']);
+    const { readFileSync } = await import('node:fs');
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toMatch(/^CMD \["node", "bin\/touchstream\.mjs", "run"\]$/m);
+    expect(dockerfile.split('\n').filter((line) => !line.startsWith('#')).join('\n')).not.toMatch(/npx/);
   });
 });
 
