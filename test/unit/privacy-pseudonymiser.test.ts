@@ -100,7 +100,7 @@ describe('sealed dead-letter bytes', () => {
     expect(() => openBytes([keyFromSecret(OTHER)], sealed)).toThrow(expect.objectContaining({ code: 'dead_letter_key_unknown' }));
     expect(() => openBytes([keyFromSecret(OTHER, key.keyId)], sealed)).toThrow(expect.objectContaining({ code: 'dead_letter_unreadable' }));
     const damaged = Buffer.from(sealed);
-    damaged[damaged.length - 1] ^= 1;
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 1) ^ 1, damaged.length - 1);
     expect(() => openBytes([key], damaged)).toThrow(expect.objectContaining({ code: 'dead_letter_unreadable' }));
   });
 });
