@@ -1,4 +1,6 @@
 // Composition of privacy: the edge transform from the config (key file read here, once), the retention policy, and the legacy retention schedule.
+import { randomUUID } from 'node:crypto';
+import { eraseCustomer } from '../sinks/clickhouse/erasure.ts';
 import type { RetentionPolicy, RetentionStepResult } from '../sinks/clickhouse/retention.ts';
 import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
@@ -45,4 +47,14 @@ export async function runRetentionSchedule(writer: ClickHouseWriter, options: Re
       options.signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/**
+ * The ClickHouse half of erasure for one customer, by raw id or pseudonym: deletes from every table and records the
+ * request and its completion in erasure_log by pseudonymous id (docs/privacy.md). Live state, changelogs and future
+ * output are not covered here yet.
+ */
+export async function eraseFromTables(writer: ClickHouseWriter, edge: PrivacyEdge, id: string, requestId: string = `erasure-${randomUUID()}`) {
+  const { stored, logged } = edge.erasureIds(id);
+  return eraseCustomer(writer, { requestId, customerId: stored, loggedId: logged });
 }

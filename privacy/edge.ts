@@ -1,4 +1,5 @@
 // The privacy step of the source edge: one transform every source's events and dead letters pass before they are published, stored or processed.
+import { createHash } from 'node:crypto';
 import type { CxEvent } from '../schemas/events.ts';
 import type { DeadLetter } from '../schemas/outputs.ts';
 import { sealBytes } from './dead-letter-bytes.ts';
@@ -43,6 +44,19 @@ export class PrivacyEdge {
   /** The key id pseudonyms are made with, or null when ids pass unchanged. */
   get keyId(): string | null {
     return this.#key?.keyId ?? null;
+  }
+
+  /**
+   * The ids of an erasure request for `id` (raw, or already a pseudonym): the one the tables hold (the pseudonym
+   * with a key, else the id itself) and the one erasure_log may record (never a raw id: without a key, a SHA-256
+   * digest of it).
+   */
+  erasureIds(id: string): { stored: string; logged: string } {
+    if (this.#pseudonymiser !== null) {
+      const pseudonym = this.#pseudonymiser.pseudonym(id);
+      return { stored: pseudonym, logged: pseudonym };
+    }
+    return { stored: id, logged: `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}` };
   }
 
   /** Pseudonymises and scrubs events in place (they are the source's fresh values) and answers the same array. */

@@ -1,7 +1,7 @@
 // Retention of every table (CONTRACT §6): TTL in the modern DDL, and the scheduled delete that stands in for TTL on the legacy (18.16) dialect.
 import { TouchstreamError } from '../../schemas/errors.ts';
 import type { TableSpec } from './tables.ts';
-import { REJECTED_EVENTS_TABLE, TABLES } from './tables.ts';
+import { ERASURE_LOG_TABLE, REJECTED_EVENTS_TABLE, TABLES } from './tables.ts';
 
 export interface RetentionPolicy {
   /** Days a row is kept, measured from its table's `ttlColumn` (event time, or wall clock for dead letters). */
@@ -12,8 +12,11 @@ export interface RetentionPolicy {
   deadLetterBytesDays: number;
 }
 
-/** Defaults below the policy's: dead letters are kept a quarter of a year, their bytes a month. */
-export const DEFAULT_TABLE_RETENTION_DAYS: Readonly<Record<string, number>> = { [REJECTED_EVENTS_TABLE.name]: 90 };
+/**
+ * Defaults apart from the policy's: dead letters are kept a quarter of a year (their bytes a month); the erasure log,
+ * the proof that requests were carried out, three years (the usual limitation period for claims).
+ */
+export const DEFAULT_TABLE_RETENTION_DAYS: Readonly<Record<string, number>> = { [REJECTED_EVENTS_TABLE.name]: 90, [ERASURE_LOG_TABLE.name]: 1095 };
 export const DEFAULT_DEAD_LETTER_BYTES_DAYS = 30;
 
 /** The policy every table gets unless configured: 395 days (13 months: a year and its comparison month). */

@@ -142,9 +142,17 @@ export class ClickHouseWriter {
     });
   }
 
-  /** Runs a statement that answers no rows (DDL, mutations). */
-  async command(query: string): Promise<void> {
-    await this.#run(() => this.client.command({ query }));
+  /** Runs a statement that answers no rows (DDL, mutations); `params` bind `{name:Type}` placeholders (modern servers). */
+  async command(query: string, params?: Record<string, unknown>): Promise<void> {
+    await this.#run(() => this.client.command({ query, ...(params ? { query_params: params } : {}) }));
+  }
+
+  /** Runs a query with bound `{name:Type}` parameters (modern servers) and answers the rows as objects. */
+  async rowsWith<T = Record<string, unknown>>(query: string, params: Record<string, unknown>): Promise<T[]> {
+    return this.#run(async () => {
+      const result = await this.client.query({ query, format: 'JSONEachRow', query_params: params });
+      return (await result.json()) as T[];
+    });
   }
 
   /** Runs a query and answers the text in any ClickHouse output format (PrettyCompact, CSV, JSONEachRow…). */
