@@ -18,6 +18,8 @@ import { fileSource, withFileSourceFlags } from './file-source.ts';
 import { ConsumerLag } from './consumer-lag.ts';
 import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
 import { ingest, loadTables, openClickHouse, openRuntime, replay, replayLive, runPipeline } from './runtime.ts';
+import { runRetentionSchedule } from './privacy.ts';
+import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import { findLiveEndpoint, queryLiveEndpoint } from './live-sql.ts';
 import type { Serving } from './serve.ts';
 import { startServing } from './serve.ts';
@@ -35,12 +37,14 @@ interface CommonFlags {
   clickhouseDialect?: 'modern' | 'legacy';
   database?: string;
   rules?: string;
+  pseudonymisationKeyFile?: string;
 }
 
 function configFrom(flags: CommonFlags): Config {
   const overrides: ConfigInput = {};
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
   if (flags.rules) overrides.rules = flags.rules;
+  if (flags.pseudonymisationKeyFile) overrides.privacy = { keyFile: flags.pseudonymisationKeyFile };
   if (flags.transport) overrides.transport = flags.transport;
   if (flags.brokers) overrides.kafka = { brokers: flags.brokers };
   if (flags.clickhouseUrl || flags.clickhouseDialect || flags.database) {
@@ -62,6 +66,25 @@ function withCommonFlags(command: Command): Command {
     .addOption(new Option('--clickhouse-dialect <dialect>', 'modern, or legacy for 18.x servers').choices(['modern', 'legacy']))
     .option('--database <name>', 'ClickHouse database (default touchstream)')
     .option('--rules <file>', 'next-best-action rules file, YAML or JSON (default $TOUCHSTREAM_RULES or the default set; docs/rules.md)');
+}
+
+/** The commands that ingest or process events take the pseudonymisation key (docs/privacy.md). */
+function withPrivacyFlags(command: Command): Command {
+  return command.option('--pseudonymisation-key-file <file>', 'file holding the secret for keyed pseudonyms of customer ids (default $TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE; none: ids pass unchanged; docs/privacy.md)');
+}
+
+/** On a server without TTL (legacy dialect) the loader's process runs the scheduled retention delete (docs/privacy.md). */
+function scheduleRetention(runtime: { config: Config; clickhouse: Parameters<typeof runRetentionSchedule>[0] }, signal: AbortSignal, logger: pino.Logger): void {
+  if (runtime.config.clickhouse.dialect !== 'legacy' || !runtime.config.clickhouse.url) return;
+  void runRetentionSchedule(runtime.clickhouse, {
+    intervalMs: runtime.config.clickhouse.retentionIntervalMs,
+    signal,
+    onPass: (results) => {
+      const mutated = results.filter((result) => result.mutated);
+      if (mutated.length > 0) logger.info({ retention: mutated.map(({ table, kind, expiredRows }) => ({ table, kind, expiredRows })) }, 'retention: expired rows scheduled for deletion');
+    },
+    onError: (error) => logger.warn({ err: error }, 'retention pass failed; retried at the next interval'),
+  });
 }
 
 async function writeDay(path: string, seed: number, customers: number): Promise<number> {
@@ -102,7 +125,7 @@ program
     console.log(`wrote ${count} events for ${flags.customers} customers (seed ${flags.seed}) to ${file}`);
   });
 
-withFileSourceFlags(withCommonFlags(program.command('replay')))
+withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay'))))
   .description('run the bounded pipeline over an NDJSON or CSV file; exits when every session is written')
   .argument('<file>', 'NDJSON or CSV file of contract events')
   .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
@@ -145,7 +168,7 @@ withFileSourceFlags(withCommonFlags(program.command('replay')))
     }
   });
 
-withCommonFlags(program.command('run'))
+withPrivacyFlags(withCommonFlags(program.command('run')))
   .description('run the pipeline live on the input topic until SIGTERM/SIGINT')
   .action(async (flags: CommonFlags) => {
     const config = configFrom(flags);
@@ -165,6 +188,7 @@ withCommonFlags(program.command('run'))
       });
     }
     lag.every(5000, stop.signal);
+    if (config.loader.inProcess) scheduleRetention(runtime, stop.signal, logger);
     logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream running');
     announce(ops);
     try {
@@ -197,6 +221,7 @@ withCommonFlags(program.command('load'))
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
     logger.info({ clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream loader running');
+    scheduleRetention(runtime, stop.signal, logger);
     try {
       const result = await loadTables(runtime, {
         bounded: flags.untilCaughtUp === true,
@@ -211,7 +236,7 @@ withCommonFlags(program.command('load'))
     }
   });
 
-withFileSourceFlags(withCommonFlags(program.command('ingest')))
+withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('ingest'))))
   .description('publish an NDJSON or CSV file to the input topic (no processing)')
   .argument('<file>')
   .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
@@ -224,7 +249,7 @@ withFileSourceFlags(withCommonFlags(program.command('ingest')))
     }
   });
 
-withCommonFlags(program.command('ingest-topic'))
+withPrivacyFlags(withCommonFlags(program.command('ingest-topic')))
   .description('read contract events from an existing Kafka topic (JSON or Avro) into the input topic; bad records become dead letters')
   .argument('<topic>', 'the topic to read')
   .addOption(new Option('--format <format>', 'value format of the topic').choices(['json', 'avro']).default('json'))
@@ -242,7 +267,7 @@ withCommonFlags(program.command('ingest-topic'))
     }
   });
 
-withCommonFlags(program.command('collect'))
+withPrivacyFlags(withCommonFlags(program.command('collect')))
   .description('serve the HTTP collector (events, survey and social webhooks) into the input topic until SIGTERM/SIGINT')
   .option('--port <n>', 'listen port (default $TOUCHSTREAM_COLLECTOR_PORT or 8088)')
   .option('--host <host>', 'listen address (default 127.0.0.1)')
@@ -265,6 +290,19 @@ withCommonFlags(program.command('collect'))
     await serving.close();
     await runtime.close();
     logger.info('touchstream collector stopped');
+  });
+
+withCommonFlags(program.command('retention'))
+  .description('run one retention pass now: delete expired rows and empty old dead-letter bytes (what `run` and `load` schedule on a legacy server; TTL does it on current ones)')
+  .action(async (flags: CommonFlags) => {
+    const clickhouse = await openClickHouse(configFrom(flags));
+    try {
+      for (const result of await enforceRetention(clickhouse, clickhouse.retention)) {
+        console.log(`${result.table.padEnd(22)} ${result.kind.padEnd(24)} expired ${String(result.expiredRows).padStart(8)}  ${result.mutated ? 'mutation issued' : result.expiredRows > 0 ? 'a mutation is still running' : 'nothing to do'}`);
+      }
+    } finally {
+      await clickhouse.close();
+    }
   });
 
 const schemasCommand = program.command('schemas').description('Avro schema tools');
@@ -306,7 +344,7 @@ withCommonFlags(program.command('query'))
     }
   });
 
-withCommonFlags(program.command('demo'))
+withPrivacyFlags(withCommonFlags(program.command('demo')))
   .description('generate a day of traffic, process it on the embedded defaults and print a KPI summary')
   .option('--customers <n>', 'customers in the day', (value) => Number.parseInt(value, 10), 2000)
   .action(async (flags: CommonFlags & { customers: number }) => {

@@ -1,8 +1,7 @@
 // Composition of `touchstream collect`: the HTTP collector wired to the runtime's input-topic publisher and dead-letter path.
 import { createHttpCollector } from '../sources/collector/http-collector.ts';
-import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
 import type { Runtime } from './runtime.ts';
-import { deadLetterPath } from './runtime.ts';
+import { deadLetterPath, inputPublisher } from './runtime.ts';
 
 export interface RunningCollector {
   /** Base URL it listens on, e.g. http://127.0.0.1:8088. */
@@ -13,7 +12,7 @@ export interface RunningCollector {
 /** Builds the collector on a runtime's producer and sinks (tests `inject` into it without listening). */
 export function collectorFor(runtime: Runtime, wallClock: () => number = Date.now) {
   return createHttpCollector(runtime.config.collector, {
-    publisher: createEventPublisher(runtime.producer, runtime.codecs.event, runtime.config.kafka.inputTopic),
+    publisher: inputPublisher(runtime),
     deadLetters: deadLetterPath(runtime),
     metrics: runtime.metrics,
     wallClock,

@@ -5,6 +5,7 @@ import { TouchstreamError } from '../schemas/errors.ts';
 import { collectorConfigSchema } from '../sources/collector/config.ts';
 import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
 import { driverAnalysisConfigSchema } from '../pipelines/cx/driver-analysis.ts';
+import { KEY_ID_PATTERN } from '../privacy/key.ts';
 
 const MINUTE = 60_000;
 
@@ -12,6 +13,23 @@ const list = z.union([z.array(z.string()), z.string().transform((text) => text.s
 const number = z.coerce.number();
 /** A boolean, also from an environment string: true/false, 1/0, yes/no. */
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((text) => ['true', '1', 'yes'].includes(text))]);
+
+/** `{ table: days }`, also from an environment string `table=days,table=days`. */
+const tableDays = z.union([
+  z.record(z.string(), number.pipe(z.number().int().min(1))),
+  z.string().transform((text, context) => {
+    const days: Record<string, number> = {};
+    for (const part of text.split(',').map((item) => item.trim()).filter(Boolean)) {
+      const match = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(part);
+      if (!match || Number(match[2]) < 1) {
+        context.addIssue({ code: 'custom', message: `"${part}" is not table=days (days ≥ 1)` });
+        return z.NEVER;
+      }
+      days[match[1]!] = Number(match[2]);
+    }
+    return days;
+  }),
+]);
 
 export const configSchema = z.object({
   /** Where the embedded engine keeps its data (chDB tables, the local schema registry). */
@@ -39,6 +57,12 @@ export const configSchema = z.object({
       /** gzip request and response bodies over HTTP: saves network, costs CPU on both ends (off for a server on the same host). */
       compression: flag.default(true),
       retentionDays: number.pipe(z.number().int().min(1)).default(395),
+      /** Retention per table in days, over `retentionDays` (docs/privacy.md); also `events=395,rejected_events=90` from the environment. */
+      retention: tableDays.default({}),
+      /** A dead letter's original bytes are emptied after this many days (the shortest retention, CONTRACT §6). */
+      deadLetterBytesDays: number.pipe(z.number().int().min(1)).default(30),
+      /** Legacy dialect (no TTL): how often the scheduled retention delete runs. */
+      retentionIntervalMs: number.pipe(z.number().int().min(1000)).default(60 * MINUTE),
     })
     .prefault({}),
   session: z
@@ -95,6 +119,17 @@ export const configSchema = z.object({
   keyDrivers: driverAnalysisConfigSchema,
   /** The HTTP collector of `touchstream collect` (events, survey and social webhooks). */
   collector: collectorConfigSchema.prefault({}),
+  /** Privacy at the source edge (docs/privacy.md): keyed pseudonyms of customer ids, free-text scrubbing. */
+  privacy: z
+    .object({
+      /** A file holding the pseudonymisation secret (≥ 32 bytes); never defaulted: without it ids pass unchanged. */
+      keyFile: z.string().min(1).optional(),
+      /** The key id recorded in pseudonyms; default: derived from the secret. */
+      keyId: z.string().regex(KEY_ID_PATTERN, '1–16 letters or digits').optional(),
+      /** Scrub e-mail addresses, phone numbers, IBANs and card numbers out of free text. */
+      scrub: flag.default(true),
+    })
+    .prefault({}),
   schemaRegistry: z
     .object({
       /** Confluent-compatible schema registry (Confluent, Apicurio `/apis/ccompat/v7`, Redpanda); without one, the local file registry. */
@@ -146,6 +181,13 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_ANOMALY_THRESHOLD: 'anomaly.threshold',
   TOUCHSTREAM_ANOMALY_MIN_VOLUME: 'anomaly.minVolume',
   TOUCHSTREAM_ANOMALY_BUCKET_MS: 'anomaly.bucketMs',
+  TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: 'privacy.keyFile',
+  TOUCHSTREAM_PSEUDONYMISATION_KEY_ID: 'privacy.keyId',
+  TOUCHSTREAM_SCRUB_FREE_TEXT: 'privacy.scrub',
+  TOUCHSTREAM_CLICKHOUSE_RETENTION_DAYS: 'clickhouse.retentionDays',
+  TOUCHSTREAM_CLICKHOUSE_RETENTION: 'clickhouse.retention',
+  TOUCHSTREAM_DEAD_LETTER_BYTES_RETENTION_DAYS: 'clickhouse.deadLetterBytesDays',
+  TOUCHSTREAM_RETENTION_INTERVAL_MS: 'clickhouse.retentionIntervalMs',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

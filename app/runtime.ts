@@ -38,6 +38,8 @@ import { createEventDecoder } from '../sources/kafka/event-decoder.ts';
 import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
+import type { PrivacyEdge } from '../privacy/index.ts';
+import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
 import { loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
 import type { TableOutput } from './table-outputs.ts';
 
@@ -55,6 +57,8 @@ export interface Runtime {
     deadLetter: AvroWireCodec<DeadLetter>;
   };
   metrics: Metrics;
+  /** Pseudonymises and scrubs every source's events and dead letters before they are published (docs/privacy.md). */
+  privacy: PrivacyEdge;
   close(): Promise<void>;
 }
 
@@ -101,13 +105,14 @@ export async function openClickHouse(config: Config, metrics?: Metrics): Promise
   mkdirSync(config.dataDir, { recursive: true });
   return new ClickHouseWriter(connectClickHouse(clickHouseTargetOf(config)), {
     database: config.clickhouse.database,
-    retentionDays: config.clickhouse.retentionDays,
+    retention: retentionPolicyOf(config),
     ...(metrics ? { metrics } : {}),
   });
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true });
+  const privacy = privacyEdgeOf(config);
   const metrics = options.metrics ?? new MetricsRecorder();
   const registry =
     options.registry ??
@@ -141,6 +146,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     registry,
     codecs,
     metrics,
+    privacy,
     async close() {
       await producer.close();
       if (!options.log) await log.close();
@@ -168,8 +174,16 @@ export type DeadLetterPath = (letters: readonly DeadLetter[]) => Promise<void>;
 export function deadLetterPath(runtime: Runtime): DeadLetterPath {
   const sinks = deadLetterSinks(runtime, runtime.producer, false);
   return async (letters) => {
-    if (letters.length > 0) await Promise.all(sinks.map((sink) => sink.write(letters)));
+    if (letters.length === 0) return;
+    const kept = runtime.privacy.deadLetters(letters);
+    await Promise.all(sinks.map((sink) => sink.write(kept)));
   };
+}
+
+/** Publishes a source's events to the input topic once the privacy edge has pseudonymised and scrubbed them. */
+export function inputPublisher(runtime: Runtime) {
+  const publisher = createEventPublisher(runtime.producer, runtime.codecs.event, runtime.config.kafka.inputTopic);
+  return { publish: (events: readonly CxEvent[]) => publisher.publish(runtime.privacy.events(events)) };
 }
 
 export interface IngestResult {
@@ -179,7 +193,7 @@ export interface IngestResult {
 
 /** Drives a source into the input topic; each batch is acknowledged by the log before the next is read. */
 export async function ingest(runtime: Runtime, source: Source, signal?: AbortSignal): Promise<IngestResult> {
-  const publisher = createEventPublisher(runtime.producer, runtime.codecs.event, runtime.config.kafka.inputTopic);
+  const publisher = inputPublisher(runtime);
   const deadLetters = deadLetterPath(runtime);
   const result: IngestResult = { events: 0, rejected: 0 };
   for await (const batch of source.batches(signal)) {
@@ -300,11 +314,15 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         consumer,
         state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
         inputTopic: config.kafka.inputTopic,
-        decode: (records, out) =>
-          decode(records, (letter) => {
-            out.emit('rejected', letter);
+        // The privacy edge again (idempotent): events a producer wrote to the input topic past the sources are covered too.
+        decode: async (records, out) => {
+          const decoded = await decode(records, (letter) => {
+            out.emit('rejected', runtime.privacy.deadLetters([letter])[0]!);
             runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
-          }),
+          });
+          runtime.privacy.events(decoded.map((item) => item.value));
+          return decoded;
+        },
         keyOf: sessionKeyOf,
         eventTimeOf: (event) => event.occurred_at,
         operators: [

@@ -5,7 +5,8 @@ export type DialectName = 'modern' | 'legacy';
 
 export interface Dialect {
   readonly name: DialectName;
-  createTable(database: string, table: TableSpec, retentionDays: number): string;
+  /** `columnTtlDays`: columns emptied sooner than their rows expire (modern dialect; legacy has no TTL). */
+  createTable(database: string, table: TableSpec, retentionDays: number, columnTtlDays?: Readonly<Record<string, number>>): string;
   /** ALTER TABLE … ADD COLUMN for a column a table created by an earlier version lacks (added last). */
   addColumn(database: string, table: TableSpec, column: Column): string;
   /** CREATE VIEW for the modern dialect; null where the generation cannot run it (legacy). */
@@ -67,16 +68,21 @@ function timestampText(ms: number, withMillis: boolean): string {
 function dialect(name: DialectName): Dialect {
   const types = name === 'modern' ? MODERN_TYPES : LEGACY_TYPES;
   const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  const columnDdl = (column: Column) =>
+  const columnDdl = (column: Column, ttl?: string) =>
     `\`${column.name}\` ${types[column.type]}${column.comment ? ` COMMENT ${quote(column.comment)}` : ''}` +
-    (name === 'modern' && (column.codec ?? MODERN_CODECS[column.type]) ? ` CODEC(${column.codec ?? MODERN_CODECS[column.type]})` : '');
+    (name === 'modern' && (column.codec ?? MODERN_CODECS[column.type]) ? ` CODEC(${column.codec ?? MODERN_CODECS[column.type]})` : '') +
+    (name === 'modern' && ttl ? ` TTL ${ttl}` : '');
   return {
     name,
-    createTable(database, table, retentionDays) {
+    createTable(database, table, retentionDays, columnTtlDays = {}) {
+      const columnTtl = (column: Column) => {
+        const days = columnTtlDays[column.name];
+        return days === undefined ? undefined : `toDateTime(${table.ttlColumn}) + INTERVAL ${days} DAY`;
+      };
       const ttl = name === 'modern' ? `\nTTL toDateTime(${table.ttlColumn}) + INTERVAL ${retentionDays} DAY` : '';
       const comment = name === 'modern' ? `\nCOMMENT ${quote(table.comment)}` : '';
       return (
-        `CREATE TABLE IF NOT EXISTS \`${database}\`.\`${table.name}\` (\n  ${table.columns.map(columnDdl).join(',\n  ')}\n)` +
+        `CREATE TABLE IF NOT EXISTS \`${database}\`.\`${table.name}\` (\n  ${table.columns.map((column) => columnDdl(column, columnTtl(column))).join(',\n  ')}\n)` +
         `\nENGINE = ${table.engine?.kind === 'summing' ? `SummingMergeTree((${table.engine.columns.join(', ')}))` : 'ReplacingMergeTree'}\nPARTITION BY ${table.partitionBy}\nORDER BY (${table.orderBy.join(', ')})${ttl}${comment}`
       );
     },

@@ -348,10 +348,26 @@ export const DRIVER_ANALYSIS_TABLE: TableSpec = {
   ttlColumn: 'computed_at',
 };
 
+export const ERASURE_LOG_TABLE: TableSpec = {
+  name: 'erasure_log',
+  comment: 'Erasure requests (Art. 17) and their completion, by pseudonymous id only (CONTRACT §6); query with FINAL.',
+  columns: [
+    column('request_id', 'string'),
+    column('customer_id', 'string', 'pseudonymous: the pseudonym, or sha256: of the id when no key is configured'),
+    column('status', 'low_cardinality', 'requested or completed'),
+    column('requested_at', 'timestamp', 'wall clock'),
+    column('completed_at', 'nullable_timestamp', 'wall clock; null on the request row'),
+    column('tables', 'string_array', 'the tables the customer was deleted from'),
+  ],
+  orderBy: ['request_id', 'status'],
+  partitionBy: 'toYYYYMM(requested_at)',
+  ttlColumn: 'requested_at',
+};
+
 export const TABLES: readonly TableSpec[] = [
   EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE,
   FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE, DRIVER_ANALYSIS_TABLE,
-  PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE,
+  PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE, ERASURE_LOG_TABLE,
 ];
 
 /** Per experiment variant: sessions, conversions, conversion rate, revenue per session. */

@@ -7,6 +7,8 @@ import type { ClickHouseConnection } from './connection.ts';
 import { asDataDirError } from './connection.ts';
 import type { Dialect } from './dialect.ts';
 import { DIALECTS } from './dialect.ts';
+import type { RetentionPolicy } from './retention.ts';
+import { checkRetentionPolicy, columnRetentionDays, DEFAULT_DEAD_LETTER_BYTES_DAYS, tableRetentionDays } from './retention.ts';
 import { rowBinary, rowBinarySliced, supportsRowBinary, UnencodableRow } from './row-binary.ts';
 import type { TableSpec, ViewSpec } from './tables.ts';
 import { TABLES, VIEWS } from './tables.ts';
@@ -21,6 +23,8 @@ export interface ClickHouseWriterOptions {
   database: string;
   /** Retention TTL of every table, in days (modern dialect). */
   retentionDays?: number;
+  /** Retention per table and of dead letters' bytes (over `retentionDays`); see retention.ts. */
+  retention?: RetentionPolicy;
   metrics?: InsertMetrics;
 }
 
@@ -37,7 +41,7 @@ export class ClickHouseWriter {
   readonly client: ClickHouseClient;
   readonly dialect: Dialect;
   readonly database: string;
-  readonly #retentionDays: number;
+  readonly retention: RetentionPolicy;
   readonly #metrics: InsertMetrics | undefined;
 
   constructor(
@@ -47,7 +51,8 @@ export class ClickHouseWriter {
     this.client = connection.client;
     this.dialect = DIALECTS[connection.dialect];
     this.database = options.database;
-    this.#retentionDays = options.retentionDays ?? 395;
+    this.retention = options.retention ?? { defaultDays: options.retentionDays ?? 395, deadLetterBytesDays: DEFAULT_DEAD_LETTER_BYTES_DAYS };
+    checkRetentionPolicy(this.retention);
     this.#metrics = options.metrics;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.database)) {
       throw new TouchstreamError('invalid_config', `clickhouse database name "${this.database}" must be an identifier`);
@@ -58,7 +63,8 @@ export class ClickHouseWriter {
   async migrate(tables: readonly TableSpec[] = TABLES, views: readonly ViewSpec[] = VIEWS): Promise<void> {
     await this.#run(() => this.client.command({ query: `CREATE DATABASE IF NOT EXISTS \`${this.database}\`` }));
     for (const table of tables) {
-      await this.#run(() => this.client.command({ query: this.dialect.createTable(this.database, table, this.#retentionDays) }));
+      const query = this.dialect.createTable(this.database, table, tableRetentionDays(this.retention, table), columnRetentionDays(this.retention, table));
+      await this.#run(() => this.client.command({ query }));
       await this.#addMissingColumns(table);
     }
     for (const view of views) {
@@ -145,6 +151,19 @@ export class ClickHouseWriter {
   async rows<T = Record<string, unknown>>(query: string): Promise<T[]> {
     return this.#run(async () => {
       const result = await this.client.query({ query, format: 'JSONEachRow' });
+      return (await result.json()) as T[];
+    });
+  }
+
+  /** Runs a statement that answers no rows (DDL, mutations); `params` bind `{name:Type}` placeholders (modern servers). */
+  async command(query: string, params?: Record<string, unknown>): Promise<void> {
+    await this.#run(() => this.client.command({ query, ...(params ? { query_params: params } : {}) }));
+  }
+
+  /** Runs a query with bound `{name:Type}` parameters (modern servers) and answers the rows as objects. */
+  async rowsWith<T = Record<string, unknown>>(query: string, params: Record<string, unknown>): Promise<T[]> {
+    return this.#run(async () => {
+      const result = await this.client.query({ query, format: 'JSONEachRow', query_params: params });
       return (await result.json()) as T[];
     });
   }

@@ -1,0 +1,60 @@
+// Composition of privacy: the edge transform from the config (key file read here, once), the retention policy, and the legacy retention schedule.
+import { randomUUID } from 'node:crypto';
+import { eraseCustomer } from '../sinks/clickhouse/erasure.ts';
+import type { RetentionPolicy, RetentionStepResult } from '../sinks/clickhouse/retention.ts';
+import { enforceRetention } from '../sinks/clickhouse/retention.ts';
+import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
+import { loadKeyFile, PrivacyEdge } from '../privacy/index.ts';
+import type { Config } from './config.ts';
+
+/** The one privacy transform of the source edge; throws a typed error when a configured key file is missing or too short. */
+export function privacyEdgeOf(config: Config): PrivacyEdge {
+  const { keyFile, keyId, scrub } = config.privacy;
+  return new PrivacyEdge({ key: keyFile ? loadKeyFile(keyFile, keyId) : undefined, scrub });
+}
+
+export function retentionPolicyOf(config: Config): RetentionPolicy {
+  return { defaultDays: config.clickhouse.retentionDays, tables: config.clickhouse.retention, deadLetterBytesDays: config.clickhouse.deadLetterBytesDays };
+}
+
+export interface RetentionScheduleOptions {
+  intervalMs: number;
+  signal: AbortSignal;
+  /** Told each pass's results, or its failure (a failed pass is retried at the next interval, never thrown). */
+  onPass?(results: readonly RetentionStepResult[]): void;
+  onError?(error: unknown): void;
+}
+
+/**
+ * Runs the retention pass now and every `intervalMs` until `signal`: the legacy dialect's stand-in for TTL. Resolves
+ * when stopped. The timer does not keep the process alive.
+ */
+export async function runRetentionSchedule(writer: ClickHouseWriter, options: RetentionScheduleOptions): Promise<void> {
+  while (!options.signal.aborted) {
+    try {
+      options.onPass?.(await enforceRetention(writer, writer.retention));
+    } catch (error) {
+      options.onError?.(error);
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, options.intervalMs);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        options.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      options.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+/**
+ * The ClickHouse half of erasure for one customer, by raw id or pseudonym: deletes from every table and records the
+ * request and its completion in erasure_log by pseudonymous id (docs/privacy.md). Live state, changelogs and future
+ * output are not covered here yet.
+ */
+export async function eraseFromTables(writer: ClickHouseWriter, edge: PrivacyEdge, id: string, requestId: string = `erasure-${randomUUID()}`) {
+  const { stored, logged } = edge.erasureIds(id);
+  return eraseCustomer(writer, { requestId, customerId: stored, loggedId: logged });
+}

@@ -1,0 +1,87 @@
+// The ClickHouse half of erasure (Art. 17): deletes one customer, by the id the tables hold, from every table, and records request and completion in erasure_log.
+import { TouchstreamError } from '../../schemas/errors.ts';
+import type { TableSpec } from './tables.ts';
+import { ERASURE_LOG_TABLE, TABLES } from './tables.ts';
+import type { ClickHouseWriter } from './writer.ts';
+
+export interface ErasureRequest {
+  /** Idempotency key of the request: re-running one request writes the same erasure_log rows. */
+  requestId: string;
+  /** The id as the tables hold it (the pseudonym when a key is configured). */
+  customerId: string;
+  /** The id erasure_log records: never a raw id (the pseudonym, or a digest of the id). */
+  loggedId: string;
+  /** Wall clock (tests pin it). */
+  wallClock?: () => number;
+  /** Legacy servers run deletes as asynchronous mutations: how long to wait for them (default 5 minutes). */
+  timeoutMs?: number;
+}
+
+export interface ErasureResult {
+  requestId: string;
+  /** Tables that held rows of the customer, with how many. */
+  deleted: Record<string, number>;
+  requestedAt: number;
+  completedAt: number;
+}
+
+/** Columns that identify a customer, per table: `customer_id` (the session key), and `anonymous_id` where kept. */
+function keyColumnsOf(table: TableSpec): string[] {
+  return table.columns.filter((column) => column.name === 'customer_id' || column.name === 'anonymous_id').map((column) => column.name);
+}
+
+/** The tables an erasure deletes from: every one keyed by a customer (kpi_minute has none; erasure_log is the record). */
+export function erasableTables(tables: readonly TableSpec[] = TABLES): TableSpec[] {
+  return tables.filter((table) => table !== ERASURE_LOG_TABLE && keyColumnsOf(table).length > 0);
+}
+
+const literal = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * Deletes the customer from every table: a lightweight `DELETE FROM` (bound parameter) on modern servers, an
+ * `ALTER TABLE … DELETE` mutation on the legacy dialect (18.16 has neither, nor query parameters: the id is a quoted
+ * literal there), waited for until done. Writes a `requested` row first and a `completed` row once no table holds the
+ * customer any more; a failure before that leaves the request without completion, and re-running it is safe.
+ */
+export async function eraseCustomer(writer: ClickHouseWriter, request: ErasureRequest, tables: readonly TableSpec[] = TABLES): Promise<ErasureResult> {
+  const wallClock = request.wallClock ?? Date.now;
+  const database = `\`${writer.database}\``;
+  const legacy = writer.dialect.name === 'legacy';
+  const requestedAt = wallClock();
+  const logRow = (status: 'requested' | 'completed', completedAt: number | null, deletedFrom: string[]) => ({
+    request_id: request.requestId, customer_id: request.loggedId, status, requested_at: requestedAt, completed_at: completedAt, tables: deletedFrom,
+  });
+  await writer.insert(ERASURE_LOG_TABLE, [logRow('requested', null, [])]);
+
+  const targets = erasableTables(tables);
+  const where = (table: TableSpec) => keyColumnsOf(table).map((column) => `${column} = ${legacy ? literal(request.customerId) : '{id:String}'}`).join(' OR ');
+  const count = async (table: TableSpec) => {
+    const query = `SELECT count() AS rows FROM ${database}.\`${table.name}\` WHERE ${where(table)}`;
+    const [row] = legacy ? await writer.rows<{ rows: string }>(query) : await writer.rowsWith<{ rows: string }>(query, { id: request.customerId });
+    return Number(row?.rows ?? 0);
+  };
+
+  const deleted: Record<string, number> = {};
+  for (const table of targets) {
+    const rows = await count(table);
+    if (rows === 0) continue;
+    deleted[table.name] = rows;
+    if (legacy) await writer.command(`ALTER TABLE ${database}.\`${table.name}\` DELETE WHERE ${where(table)}`);
+    else await writer.command(`DELETE FROM ${database}.\`${table.name}\` WHERE ${where(table)}`, { id: request.customerId });
+  }
+
+  // Mutations run in the background on the legacy server: the erasure is complete when no table holds the customer.
+  const deadline = Date.now() + (request.timeoutMs ?? 300_000);
+  for (;;) {
+    let remaining = 0;
+    for (const name of Object.keys(deleted)) remaining += await count(targets.find((table) => table.name === name)!);
+    if (remaining === 0) break;
+    if (Date.now() > deadline) {
+      throw new TouchstreamError('erasure_incomplete', `erasure ${request.requestId}: ${remaining} rows still present after ${request.timeoutMs ?? 300_000} ms; run it again`, true);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const completedAt = wallClock();
+  await writer.insert(ERASURE_LOG_TABLE, [logRow('completed', completedAt, Object.keys(deleted))]);
+  return { requestId: request.requestId, deleted, requestedAt, completedAt };
+}
