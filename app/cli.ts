@@ -12,7 +12,8 @@ import { kafkaTopicSource } from '../sources/kafka/topic-source.ts';
 import { generateDay } from '../sources/generator/synthetic-day.ts';
 import { ndjsonReplay } from '../sources/replay/ndjson-replay.ts';
 import type { Config, ConfigInput } from './config.ts';
-import { loadConfig } from './config.ts';
+import { actionRoutingOf, loadConfig } from './config.ts';
+import { outcomeEndpoint } from './actions.ts';
 import type { FileSourceFlags } from './file-source.ts';
 import { fileSource, withFileSourceFlags } from './file-source.ts';
 import { ConsumerLag } from './consumer-lag.ts';
@@ -27,12 +28,14 @@ interface CommonFlags {
   clickhouseDialect?: 'modern' | 'legacy';
   database?: string;
   rules?: string;
+  destinations?: string;
 }
 
 function configFrom(flags: CommonFlags): Config {
   const overrides: ConfigInput = {};
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
   if (flags.rules) overrides.rules = flags.rules;
+  if (flags.destinations) overrides.destinations = flags.destinations;
   if (flags.transport) overrides.transport = flags.transport;
   if (flags.brokers) overrides.kafka = { brokers: flags.brokers };
   if (flags.clickhouseUrl || flags.clickhouseDialect || flags.database) {
@@ -79,6 +82,9 @@ SELECT
   sum(bounced) AS bounces
 FROM ${database}.sessions FINAL`;
 
+const DESTINATIONS_FLAG = '--destinations <file>';
+const DESTINATIONS_HELP = 'action destinations file, YAML or JSON: deliver the signals\' actions (default $TOUCHSTREAM_DESTINATIONS; docs/actions.md)';
+
 const program = new Command('touchstream')
   .description('Real-time CX analytics: journeys, KPIs and next-best-action signals in event time.')
   .showHelpAfterError();
@@ -97,8 +103,10 @@ program
 withFileSourceFlags(withCommonFlags(program.command('replay')))
   .description('run the bounded pipeline over an NDJSON or CSV file; exits when every session is written')
   .argument('<file>', 'NDJSON or CSV file of contract events')
+  .option(DESTINATIONS_FLAG, DESTINATIONS_HELP)
   .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
     const config = configFrom(flags);
+    actionRoutingOf(config); // a wrong destinations file fails before anything runs
     const runtime = await openRuntime(config);
     try {
       const started = performance.now();
@@ -110,6 +118,8 @@ withFileSourceFlags(withCommonFlags(program.command('replay')))
             .map(([output, count]) => `${count} ${output}`)
             .join(', '),
       );
+      const delivery = result.actions?.delivery;
+      if (delivery) console.log(`actions: ${delivery.delivered} delivered, ${delivery.deadLettered} dead-lettered, ${delivery.unmapped} not mapped to a destination`);
     } finally {
       await runtime.close();
     }
@@ -117,8 +127,10 @@ withFileSourceFlags(withCommonFlags(program.command('replay')))
 
 withCommonFlags(program.command('run'))
   .description('run the pipeline live on the input topic until SIGTERM/SIGINT')
+  .option(DESTINATIONS_FLAG, DESTINATIONS_HELP)
   .action(async (flags: CommonFlags) => {
     const config = configFrom(flags);
+    actionRoutingOf(config); // a wrong destinations file fails before anything runs
     const logger = pino({ level: config.logLevel });
     const metrics = new PrometheusMetrics();
     let running = false;
@@ -126,7 +138,7 @@ withCommonFlags(program.command('run'))
     const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
     // Ready: running, and the measured lag is within the configured bound.
     const ready = () => running && lag.total !== null && lag.total <= config.readyMaxLag;
-    const ops = await startOpsServer({ metrics, ready, port: config.metricsPort, host: config.metricsHost });
+    const ops = await startOpsServer({ metrics, ready, port: config.metricsPort, host: config.metricsHost, outcomes: outcomeEndpoint(runtime) });
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {

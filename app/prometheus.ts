@@ -1,6 +1,6 @@
 // Backs the engine's metrics surface with prom-client and serves /metrics, /healthz and /readyz over HTTP.
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Labels, Metrics } from '../engine/metrics.ts';
@@ -54,7 +54,12 @@ export interface OpsServerOptions {
   ready: () => boolean;
   port: number;
   host?: string;
+  /** `POST /v1/outcomes` (action outcomes, docs/actions.md): takes the parsed JSON body, answers status and JSON. */
+  outcomes?: (body: unknown) => Promise<{ status: number; body: Record<string, unknown> }>;
 }
+
+/** Outcome bodies are small: a larger one is refused before it is read. */
+const MAX_OUTCOME_BYTES = 1_000_000;
 
 /** The SRE endpoints: /metrics (Prometheus text), /healthz (process alive), /readyz (pipeline running). */
 export async function startOpsServer(options: OpsServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
@@ -72,6 +77,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<{ serve
         });
       return;
     }
+    if (path === '/v1/outcomes' && options.outcomes) return void answerOutcomes(request, response, options.outcomes);
     if (path === '/healthz') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     if (path === '/readyz') {
       const ready = options.ready();
@@ -86,4 +92,31 @@ export async function startOpsServer(options: OpsServerOptions): Promise<{ serve
     url: `http://${address}:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+function answerOutcomes(request: IncomingMessage, response: ServerResponse, handle: NonNullable<OpsServerOptions['outcomes']>): void {
+  const reply = (status: number, body: unknown) => void response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  if (request.method !== 'POST') return void response.writeHead(405, { allow: 'POST' }).end();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  request.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_OUTCOME_BYTES) {
+      reply(413, { error: 'oversized_payload' });
+      request.destroy();
+    } else chunks.push(chunk);
+  });
+  request.on('end', () => {
+    if (response.headersSent) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return reply(400, { error: 'invalid_json' });
+    }
+    handle(body).then(
+      (answer) => reply(answer.status, answer.body),
+      (error: { code?: string }) => reply(503, { error: error.code ?? 'unavailable' }),
+    );
+  });
 }

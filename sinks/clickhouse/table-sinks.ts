@@ -6,7 +6,7 @@ import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
-  CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
+  ACTION_DELIVERIES_TABLE, ACTION_OUTCOMES_TABLE, CHANNEL_SWITCHES_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE,
   SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
 } from './tables.ts';
 
@@ -73,3 +73,7 @@ export const socialMentionsTableSink = (writer: ClickHouseWriter) => tableSink<S
 export const channelSwitchesTableSink = (writer: ClickHouseWriter) => tableSink<ChannelSwitchRow>(writer, CHANNEL_SWITCHES_TABLE, asRow);
 export const purchaseAttributionTableSink = (writer: ClickHouseWriter) => tableSink<PurchaseAttributionRow>(writer, PURCHASE_ATTRIBUTION_TABLE, asRow);
 export const kpiMinuteTableSink = (writer: ClickHouseWriter) => tableSink<KpiMinuteRow>(writer, KPI_MINUTE_TABLE, asRow);
+
+/** Action delivery's rows (actions/records.ts shapes; sinks never import actions/, so they are plain column records here). */
+export const actionDeliveriesTableSink = (writer: ClickHouseWriter) => tableSink<Record<string, unknown>>(writer, ACTION_DELIVERIES_TABLE, asRow);
+export const actionOutcomesTableSink = (writer: ClickHouseWriter) => tableSink<Record<string, unknown>>(writer, ACTION_OUTCOMES_TABLE, asRow);
