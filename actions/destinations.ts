@@ -82,11 +82,12 @@ const hubspotRecords = z.strictObject({
 
 const destination = z.discriminatedUnion('type', [webhook, githubIssues, zendeskTickets, hubspotRecords]);
 
-const destinationName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (used as a metric label)');
+/** Destination names are metric labels: short and plain. */
+const DESTINATION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 export const destinationsFileSchema = z
   .strictObject({
-    destinations: z.record(destinationName, destination),
+    destinations: z.record(z.string(), destination),
     /** action → destination name; actions not listed are not delivered (counted). */
     actions: z.record(z.string().min(1), z.string()).default({}),
   })
@@ -98,6 +99,7 @@ export const destinationsFileSchema = z
       }
     }
     for (const [name, declaredDestination] of Object.entries(file.destinations)) {
+      if (!DESTINATION_NAME.test(name)) context.addIssue({ code: 'custom', path: ['destinations', name], message: 'a destination name is 1–64 letters, digits, . _ - (it is a metric label)' });
       if (declaredDestination.backoff.maxMs < declaredDestination.backoff.initialMs) {
         context.addIssue({ code: 'custom', path: ['destinations', name, 'backoff', 'maxMs'], message: 'must be ≥ backoff.initialMs' });
       }
