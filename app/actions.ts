@@ -91,7 +91,8 @@ export async function runActions(runtime: Runtime, options: ActionRunOptions = {
         ...common,
         groupId: `${config.kafka.groupId}-outcomes`,
         topic: ACTION_TOPICS.outcomes,
-        decode: async (values) => (await codecs.outcome.decodeBatch(values)).map((decoded) => (decoded.ok ? decoded.value : null)),
+        // A plain copy: Avro records carry methods on their prototype, which a strict schema would take for keys.
+        decode: async (values) => (await codecs.outcome.decodeBatch(values)).map((decoded) => (decoded.ok ? { ...decoded.value } : null)),
         writeRows: (rows) => outcomeRows.write(rows),
       }),
     ),
