@@ -37,7 +37,8 @@ describe('analyst queries of docs/queries.md on a generated day', () => {
 
   it('fills every table of the model', async () => {
     for (const table of TABLES) {
-      const expected = table.name === 'rejected_events' ? 0 : 1; // a generated day has no bad input
+      // A generated day has no bad input; the action tables fill only with destinations configured (test/integration/actions-cli.test.ts).
+      const expected = table.name === 'rejected_events' || table.name.startsWith('action_') ? 0 : 1;
       const [row] = await runtime.clickhouse.rows<{ n: number }>(`SELECT count() AS n FROM touchstream.${table.name} FINAL`);
       expect(Number(row!.n) >= expected, `${table.name} has rows`).toBe(true);
     }
