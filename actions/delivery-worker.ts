@@ -1,4 +1,5 @@
 // Delivers the actions of the committed signals: its own consumer group on the signals topic, offsets committed only once every action of a poll is delivered or dead-lettered and its rows are written.
+import { setMaxListeners } from 'node:events';
 import type { Log, LogRecord, PartitionOffset } from '../log/log.ts';
 import type { DeliveryContext, DestinationChannel } from './delivery.ts';
 import { channelsOf, deliverAction } from './delivery.ts';
@@ -56,6 +57,8 @@ export async function runActionDelivery(options: ActionDeliveryOptions): Promise
   const pollTimeoutMs = options.poll?.timeoutMs ?? 200;
   const concurrency = options.concurrency ?? 32;
   const halt = new AbortController();
+  // Every attempt in flight listens on it (its time limit combined with the stop).
+  setMaxListeners(0, halt.signal);
   const onAbort = () => halt.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) halt.abort();

@@ -29,7 +29,8 @@ afterAll(async () => {
 
 describe('actions on the embedded default', () => {
   it('a bounded replay with --destinations delivers every action before it exits', async () => {
-    // Every key fails once (503) before it is accepted: the replay must still deliver each.
+    // Every key fails once (503) before it is accepted: the replay must still deliver each. (The circuit breaker is
+    // set not to trip: a receiver failing every first attempt would otherwise open it for resetMs again and again.)
     const receiver = await startActionReceiver({ answer: (_key, attempt) => (attempt === 1 ? 503 : 200) });
     receivers.push(receiver);
     const destinations = join(dir, 'destinations.yaml');
@@ -37,7 +38,7 @@ describe('actions on the embedded default', () => {
       destinations,
       [
         'destinations:',
-        `  ops-webhook: { type: webhook, url: "${receiver.url}", timeoutMs: 2000, maxAttempts: 8, backoff: { initialMs: 5, maxMs: 20 }, rateLimit: { perSecond: 1000, burst: 100 } }`,
+        `  ops-webhook: { type: webhook, url: "${receiver.url}", timeoutMs: 2000, maxAttempts: 8, backoff: { initialMs: 5, maxMs: 20 }, rateLimit: { perSecond: 1000, burst: 100 }, circuitBreaker: { failureThreshold: 1000, resetMs: 100 } }`,
         'actions:',
         ...['support_callback', 'live_chat_offer', 'social_care', 'proactive_help', 'cart_reminder'].map((action) => `  ${action}: ops-webhook`),
         '',
