@@ -130,7 +130,7 @@ withCommonFlags(program.command('run'))
   .option(DESTINATIONS_FLAG, DESTINATIONS_HELP)
   .action(async (flags: CommonFlags) => {
     const config = configFrom(flags);
-    actionRoutingOf(config); // a wrong destinations file fails before anything runs
+    const routing = actionRoutingOf(config); // a wrong destinations file fails before anything runs
     const logger = pino({ level: config.logLevel });
     const metrics = new PrometheusMetrics();
     let running = false;
@@ -147,7 +147,9 @@ withCommonFlags(program.command('run'))
       });
     }
     lag.every(5000, stop.signal);
-    logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream running');
+    // Destination names only: their URLs and headers may carry secrets.
+    const destinations = routing ? [...routing.destinations.keys()] : [];
+    logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics`, destinations }, 'touchstream running');
     try {
       running = true;
       const result = await runPipeline(runtime, {
