@@ -12,11 +12,13 @@ import { kafkaTopicSource } from '../sources/kafka/topic-source.ts';
 import { generateDay } from '../sources/generator/synthetic-day.ts';
 import { ndjsonReplay } from '../sources/replay/ndjson-replay.ts';
 import type { Config, ConfigInput } from './config.ts';
-import { loadConfig } from './config.ts';
+import { actionRoutingOf, loadConfig } from './config.ts';
+import { outcomeEndpoint } from './actions.ts';
+import type { ActionRunResult } from './actions.ts';
 import type { FileSourceFlags } from './file-source.ts';
 import { fileSource, withFileSourceFlags } from './file-source.ts';
 import { ConsumerLag } from './consumer-lag.ts';
-import { PrometheusMetrics, startOpsServer } from './prometheus.ts';
+import { PrometheusMetrics, outcomesPlugin, startOpsServer } from './prometheus.ts';
 import { ingest, loadTables, openClickHouse, openRuntime, replay, replayLive, runPipeline } from './runtime.ts';
 import { runRetentionSchedule } from './privacy.ts';
 import { enforceRetention } from '../sinks/clickhouse/retention.ts';
@@ -38,6 +40,7 @@ interface CommonFlags {
   database?: string;
   rules?: string;
   pseudonymisationKeyFile?: string;
+  destinations?: string;
 }
 
 function configFrom(flags: CommonFlags): Config {
@@ -45,6 +48,7 @@ function configFrom(flags: CommonFlags): Config {
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
   if (flags.rules) overrides.rules = flags.rules;
   if (flags.pseudonymisationKeyFile) overrides.privacy = { keyFile: flags.pseudonymisationKeyFile };
+  if (flags.destinations) overrides.destinations = flags.destinations;
   if (flags.transport) overrides.transport = flags.transport;
   if (flags.brokers) overrides.kafka = { brokers: flags.brokers };
   if (flags.clickhouseUrl || flags.clickhouseDialect || flags.database) {
@@ -110,6 +114,9 @@ SELECT
   sum(bounced) AS bounces
 FROM ${database}.sessions FINAL`;
 
+const DESTINATIONS_FLAG = '--destinations <file>';
+const DESTINATIONS_HELP = 'action destinations file, YAML or JSON: deliver the signals\' actions (default $TOUCHSTREAM_DESTINATIONS; docs/actions.md)';
+
 const program = new Command('touchstream')
   .description('Real-time CX analytics: journeys, KPIs and next-best-action signals in event time.')
   .showHelpAfterError();
@@ -128,8 +135,10 @@ program
 withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay'))))
   .description('run the bounded pipeline over an NDJSON or CSV file; exits when every session is written')
   .argument('<file>', 'NDJSON or CSV file of contract events')
+  .option(DESTINATIONS_FLAG, DESTINATIONS_HELP)
   .action(async (file: string, flags: CommonFlags & FileSourceFlags) => {
     const config = configFrom(flags);
+    actionRoutingOf(config); // a wrong destinations file fails before anything runs
     const metrics = new PrometheusMetrics();
     const runtime = await openRuntime(config, { metrics });
     let running = true;
@@ -160,6 +169,8 @@ withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay')))
             .map(([output, count]) => `${count} ${output}`)
             .join(', '),
       );
+      const delivery = (result as { actions?: ActionRunResult }).actions?.delivery;
+      if (delivery) console.log(`actions: ${delivery.delivered} delivered, ${delivery.deadLettered} dead-lettered, ${delivery.unmapped} not mapped to a destination`);
     } finally {
       running = false;
       stop.abort();
@@ -170,8 +181,10 @@ withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay')))
 
 withPrivacyFlags(withCommonFlags(program.command('run')))
   .description('run the pipeline live on the input topic until SIGTERM/SIGINT')
+  .option(DESTINATIONS_FLAG, DESTINATIONS_HELP)
   .action(async (flags: CommonFlags) => {
     const config = configFrom(flags);
+    const routing = actionRoutingOf(config); // a wrong destinations file fails before anything runs
     const logger = pino({ level: config.logLevel });
     const metrics = new PrometheusMetrics();
     let running = false;
@@ -179,7 +192,7 @@ withPrivacyFlags(withCommonFlags(program.command('run')))
     const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
     // Ready: running, and the measured lag is within the configured bound.
     const ready = () => running && lag.total !== null && lag.total <= config.readyMaxLag;
-    const ops = await startServing(runtime, { metrics, ready });
+    const ops = await startServing(runtime, { metrics, ready, plugins: [outcomesPlugin(outcomeEndpoint(runtime))] });
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -189,7 +202,9 @@ withPrivacyFlags(withCommonFlags(program.command('run')))
     }
     lag.every(5000, stop.signal);
     if (config.loader.inProcess) scheduleRetention(runtime, stop.signal, logger);
-    logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics` }, 'touchstream running');
+    // Destination names only: their URLs and headers may carry secrets.
+    const destinations = routing ? [...routing.destinations.keys()] : [];
+    logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics`, destinations }, 'touchstream running');
     announce(ops);
     try {
       running = true;

@@ -2,6 +2,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { TouchstreamError } from '../schemas/errors.ts';
+import type { ActionRouting } from '../actions/index.ts';
+import { loadDestinationsFile } from '../actions/index.ts';
 import { collectorConfigSchema } from '../sources/collector/config.ts';
 import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
 import { driverAnalysisConfigSchema } from '../pipelines/cx/driver-analysis.ts';
@@ -113,6 +115,8 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A rules file (YAML or JSON, docs/rules.md); without one, the default rule set of CONTRACT §4. */
   rules: z.string().min(1).optional(),
+  /** A destinations file (YAML or JSON, docs/actions.md): with one, `run` and `replay` deliver the signals' actions. */
+  destinations: z.string().min(1).optional(),
   /** The KPI anomaly detector (docs/analytics.md). */
   anomaly: anomalyConfigSchema,
   /** Key-driver analysis of survey scores over journey KPIs (docs/analytics.md). */
@@ -178,6 +182,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_METRICS_HOST: 'metricsHost',
   TOUCHSTREAM_READY_MAX_LAG: 'readyMaxLag',
   TOUCHSTREAM_RULES: 'rules',
+  TOUCHSTREAM_DESTINATIONS: 'destinations',
   TOUCHSTREAM_ANOMALY_THRESHOLD: 'anomaly.threshold',
   TOUCHSTREAM_ANOMALY_MIN_VOLUME: 'anomaly.minVolume',
   TOUCHSTREAM_ANOMALY_BUCKET_MS: 'anomaly.bucketMs',
@@ -226,4 +231,12 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
     throw new TouchstreamError('invalid_config', `invalid configuration: kafka.brokers: transport ${config.transport} needs brokers (TOUCHSTREAM_KAFKA_BROKERS)`);
   }
   return config;
+}
+
+/**
+ * The destinations file of action delivery, validated, with its secrets (`{ env: NAME }` headers) read from the
+ * environment here, the one module that reads it; null without a file. A wrong file throws `invalid_destinations`.
+ */
+export function actionRoutingOf(config: Config, env: NodeJS.ProcessEnv = process.env): ActionRouting | null {
+  return config.destinations ? loadDestinationsFile(resolve(config.destinations), env) : null;
 }

@@ -94,3 +94,24 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   const reachable = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '[::1]' : family === 'IPv6' ? `[${address}]` : address;
   return { app, server: app.server, url: `http://${reachable}:${port}`, close: () => app.close() };
 }
+
+/** Outcome bodies are small: a larger one is refused before it is read. */
+const MAX_OUTCOME_BYTES = 1_000_000;
+
+/**
+ * `POST /v1/outcomes` (action outcomes, docs/actions.md) as an ops-server plugin: `handle` takes the parsed JSON body
+ * and answers the status and JSON; an error is a 503 with its code, never its message.
+ */
+export function outcomesPlugin(handle: (body: unknown) => Promise<{ status: number; body: Record<string, unknown> }>): FastifyPluginAsync {
+  return async (app) => {
+    app.setErrorHandler((error: { statusCode?: number; code?: string }, _request, reply) => {
+      if (error.statusCode === 413) return reply.code(413).send({ error: 'oversized_payload' });
+      if (error.statusCode === 400 || error.statusCode === 415) return reply.code(400).send({ error: 'invalid_json' });
+      return reply.code(503).send({ error: error.code ?? 'unavailable' });
+    });
+    app.post('/v1/outcomes', { bodyLimit: MAX_OUTCOME_BYTES }, async (request, reply) => {
+      const answer = await handle(request.body);
+      return reply.code(answer.status).type('application/json').send(answer.body);
+    });
+  };
+}

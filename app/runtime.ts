@@ -42,6 +42,8 @@ import type { PrivacyEdge } from '../privacy/index.ts';
 import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
 import { loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
 import type { TableOutput } from './table-outputs.ts';
+import type { ActionRunResult } from './actions.ts';
+import { actionTopics, runActions } from './actions.ts';
 
 
 export interface Runtime {
@@ -136,6 +138,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
     ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions: 1 })),
+    ...actionTopics(config, partitions),
   ]);
   const producer = await log.producer();
   return {
@@ -235,11 +238,13 @@ export function ruleSetOf(config: Config): RuleSet {
  * Runs the CX pipeline: the topology (input topic → operators → output and row topics, one transaction per
  * checkpoint) and, unless `load` is off, the ClickHouse loader beside it (live) or after it (bounded).
  */
-export async function runPipeline(runtime: Runtime, options: PipelineRunOptions = {}): Promise<StreamJobResult & { loaded?: TableLoadResult }> {
+export async function runPipeline(runtime: Runtime, options: PipelineRunOptions = {}): Promise<StreamJobResult & { loaded?: TableLoadResult; actions?: ActionRunResult }> {
   if (!(options.load ?? runtime.config.loader.inProcess)) return runTopology(runtime, options);
   if (options.boundedBy) {
     const result = await runTopology(runtime, options);
-    return { ...result, loaded: await loadTables(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) }) };
+    // Bounded: every action is delivered or dead-lettered (with destinations configured) before the tables load its attempts.
+    const actions = await runActions(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) });
+    return { ...result, ...(actions ? { actions } : {}), loaded: await loadTables(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) }) };
   }
   // Live: both until `signal`; a failure of either (one the supervisor does not retry) stops the other too.
   const failed = new AbortController();
@@ -253,8 +258,10 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
   const loading = runtime.config.transport !== 'memory' && runtime.config.loader.thread
     ? (await import('./loader-thread/index.ts')).loadTablesInThread({ config: runtime.config, metrics: runtime.metrics, ...loadOptions })
     : loadTables(runtime, loadOptions);
-  const [result, loaded] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading)]);
-  return { ...result, loaded };
+  // Action delivery reads the committed signals at its own pace (with destinations configured): it never holds up a signal.
+  const acting = runActions(runtime, loadOptions);
+  const [result, loaded, actions] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading), stopOnFailure(acting)]);
+  return { ...result, loaded, ...(actions ? { actions } : {}) };
 }
 
 export interface LoadOptions {
@@ -368,7 +375,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
 }
 
 /** Replays a bounded source through the whole pipeline and returns once every session is written. */
-export async function replay(runtime: Runtime, source: Source): Promise<IngestResult & StreamJobResult> {
+export async function replay(runtime: Runtime, source: Source): Promise<IngestResult & StreamJobResult & { actions?: ActionRunResult }> {
   const ingested = await ingest(runtime, source);
   const boundedBy = await runtime.log.endOffsets(runtime.config.kafka.inputTopic);
   const result = await runPipeline(runtime, { boundedBy });

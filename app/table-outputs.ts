@@ -1,5 +1,6 @@
 // Which pipeline output lands in which ClickHouse table, by way of which row topic: the one list the pipeline's sinks and the loader both read.
 import type { LoadedTable } from '../loader/table-loader.ts';
+import { actionLoadedTables } from './action-tables.ts';
 import type { CxOutputs } from '../pipelines/cx/journey-operator.ts';
 import type { RowCodec } from '../sinks/rows/row-chunks.ts';
 import { deadLetterRows, decodeRowChunk, plainRows } from '../sinks/rows/row-chunks.ts';
@@ -41,8 +42,12 @@ export const TABLE_OUTPUTS = [
 /** The row topic of a table: internal to one pipeline (its consumer group), like its changelogs. */
 export const rowTopicOf = (groupId: string, table: string): string => `${groupId}-rows-${table}`;
 
-/** The loader's view of the tables: each one's row topic and how its chunks become an insert. */
+/** The loader's view of the tables: each one's row topic and how its chunks become an insert (action management's tables too). */
 export function loadedTables(groupId: string, writer: ClickHouseWriter): LoadedTable[] {
+  return [...pipelineLoadedTables(groupId, writer), ...actionLoadedTables(groupId, writer, rowTopicOf)];
+}
+
+function pipelineLoadedTables(groupId: string, writer: ClickHouseWriter): LoadedTable[] {
   return TABLE_OUTPUTS.map((entry) => {
     const { table, codec } = entry as TableOutput<keyof CxOutputs>;
     const sink = (entry as TableOutput<keyof CxOutputs>).sink(writer);

@@ -8,8 +8,8 @@ import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
-  CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, DRIVER_ANALYSIS_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE, PAGE_VIEWS_TABLE, PURCHASE_ATTRIBUTION_TABLE,
-  REJECTED_EVENTS_TABLE, VIDEO_ENGAGEMENT_TABLE,
+  ACTION_DELIVERIES_TABLE, ACTION_OUTCOMES_TABLE, CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, DRIVER_ANALYSIS_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE,
+  PAGE_VIEWS_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE, VIDEO_ENGAGEMENT_TABLE,
   SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
 } from './tables.ts';
 
@@ -80,3 +80,7 @@ export const driverAnalysisTableSink = (writer: ClickHouseWriter) => tableSink<D
 export const pageViewsTableSink = (writer: ClickHouseWriter) => tableSink<PageViewRow>(writer, PAGE_VIEWS_TABLE, asRow);
 export const videoEngagementTableSink = (writer: ClickHouseWriter) => tableSink<VideoEngagementRow>(writer, VIDEO_ENGAGEMENT_TABLE, asRow);
 export const campaignKpisTableSink = (writer: ClickHouseWriter) => tableSink<CampaignKpiRow>(writer, CAMPAIGN_KPIS_TABLE, asRow);
+
+/** Action delivery's rows (actions/records.ts shapes; sinks never import actions/, so they are plain column records here). */
+export const actionDeliveriesTableSink = (writer: ClickHouseWriter) => tableSink<Record<string, unknown>>(writer, ACTION_DELIVERIES_TABLE, asRow);
+export const actionOutcomesTableSink = (writer: ClickHouseWriter) => tableSink<Record<string, unknown>>(writer, ACTION_OUTCOMES_TABLE, asRow);

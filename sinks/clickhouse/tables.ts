@@ -364,10 +364,45 @@ export const ERASURE_LOG_TABLE: TableSpec = {
   ttlColumn: 'requested_at',
 };
 
+export const ACTION_DELIVERIES_TABLE: TableSpec = {
+  name: 'action_deliveries',
+  comment: 'One row per attempt to deliver an action to its destination (CONTRACT §7); query with FINAL. A redelivery after a restart adds its own attempts under the same idempotency_key.',
+  columns: [
+    column('signal_id', 'string'),
+    column('action', 'low_cardinality'),
+    column('destination', 'low_cardinality', 'the destination name in the destinations file'),
+    column('attempt', 'uint32', '1-based, per delivery run'),
+    column('status', 'low_cardinality', 'delivered, failed (retried) or dead_lettered'),
+    column('http_status', 'nullable_uint32', 'null when no answer came (timeout, connection failed)'),
+    column('latency_ms', 'uint32'),
+    column('attempted_at', 'timestamp', 'wall clock'),
+    column('error_code', 'nullable_string', 'http_<status>, timeout, connection_refused, …; null when delivered'),
+    column('idempotency_key', 'string', 'signal_id:action, sent as the Idempotency-Key header on every attempt'),
+  ],
+  orderBy: ['signal_id', 'action', 'destination', 'attempted_at', 'attempt'],
+  partitionBy: 'toYYYYMM(attempted_at)',
+  ttlColumn: 'attempted_at',
+};
+
+export const ACTION_OUTCOMES_TABLE: TableSpec = {
+  name: 'action_outcomes',
+  comment: 'Outcomes reported back for delivered actions: acknowledged, resolved (CONTRACT §7); one row per signal, action and status, query with FINAL.',
+  columns: [
+    column('signal_id', 'string'),
+    column('action', 'low_cardinality'),
+    column('status', 'low_cardinality', 'acknowledged or resolved'),
+    column('at', 'timestamp', 'when it happened, per the reporting system'),
+    column('received_at', 'timestamp', 'wall clock when touchstream took it in'),
+  ],
+  orderBy: ['signal_id', 'action', 'status'],
+  partitionBy: 'toYYYYMM(at)',
+  ttlColumn: 'at',
+};
+
 export const TABLES: readonly TableSpec[] = [
   EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE,
   FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE, DRIVER_ANALYSIS_TABLE,
-  PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE, ERASURE_LOG_TABLE,
+  PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE, ERASURE_LOG_TABLE, ACTION_DELIVERIES_TABLE, ACTION_OUTCOMES_TABLE,
 ];
 
 /** Per experiment variant: sessions, conversions, conversion rate, revenue per session. */
