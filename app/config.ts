@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TouchstreamError } from '../schemas/errors.ts';
 import { collectorConfigSchema } from '../sources/collector/config.ts';
 import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
+import { servingConfigSchema } from '../serving/config.ts';
 
 const MINUTE = 60_000;
 
@@ -90,6 +91,8 @@ export const configSchema = z.object({
   rules: z.string().min(1).optional(),
   /** The KPI anomaly detector (docs/analytics.md). */
   anomaly: anomalyConfigSchema,
+  /** The live-serving API on the worker's HTTP server (docs/serving-api.md). */
+  serving: servingConfigSchema.prefault({}),
   /** The HTTP collector of `touchstream collect` (events, survey and social webhooks). */
   collector: collectorConfigSchema.prefault({}),
   schemaRegistry: z
@@ -143,6 +146,8 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_ANOMALY_THRESHOLD: 'anomaly.threshold',
   TOUCHSTREAM_ANOMALY_MIN_VOLUME: 'anomaly.minVolume',
   TOUCHSTREAM_ANOMALY_BUCKET_MS: 'anomaly.bucketMs',
+  TOUCHSTREAM_API_KEYS: 'serving.apiKeys',
+  TOUCHSTREAM_ADVERTISED_URL: 'serving.advertisedUrl',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
