@@ -154,6 +154,7 @@ export class LogPartitionDirectory implements PartitionDirectory {
 
   /** Publishes a tombstone for this worker and stops reading. */
   async close(): Promise<void> {
+    if (this.#stop.signal.aborted) return;
     this.#stop.abort();
     await this.#loop?.catch(() => {});
     try {

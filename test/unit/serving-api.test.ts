@@ -118,7 +118,7 @@ describe('customer API answers from live state', () => {
   });
 
   it('refuses requests without a key, with a wrong key, or with another scheme', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` }, { authorization: KEY }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong' }, { authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` }, { authorization: KEY }]) {
       const { status, headers: answer, body } = await get(`${worker.url}/v1/customers/c0/session`, headers);
       expect(status).toBe(401);
       expect(answer.get('www-authenticate')).toBe('Bearer');
