@@ -62,6 +62,8 @@ export interface LogPartitionDirectoryOptions {
   heartbeatMs?: number;
   /** Announcements older than this are ignored: a worker that died without a tombstone (default 3 heartbeats). */
   memberTtlMs?: number;
+  /** `start` resolves after this long even when the backlog is not read yet (default 30 s). */
+  startTimeoutMs?: number;
   wallClock?: () => number;
   /** Told about a failure of the background loop (it keeps going; the directory answers from what it knows). */
   onError?: (error: unknown) => void;
@@ -107,7 +109,10 @@ export class LogPartitionDirectory implements PartitionDirectory {
     return this.#options.memberTtlMs ?? 3 * this.#heartbeatMs;
   }
 
-  /** Creates the topic, starts reading it and announcing this worker at `url`; resolves once it has read the topic's backlog. */
+  /**
+   * Creates the topic, starts reading it and announcing this worker at `url`; resolves once it has read the topic's
+   * backlog (or after `startTimeoutMs`: until it has, partitions of other workers answer `directory_loading`).
+   */
   async start(url: string): Promise<void> {
     if (this.#loop) throw new Error('directory already started');
     this.#url = url.replace(/\/+$/, '');
@@ -119,12 +124,14 @@ export class LogPartitionDirectory implements PartitionDirectory {
     // A group of its own, never committed: every worker reads every announcement, from the beginning each start.
     this.#consumer = await log.consumer({ groupId: `${topic}-reader-${this.memberId}-${randomUUID().slice(0, 8)}`, topics: [topic], start: 'earliest' });
     await this.#announce(true);
-    const caughtUp = new Promise<void>((resolve, reject) => {
-      this.#loop = this.#run(resolve).catch((error: unknown) => {
-        reject(error as Error);
-      });
+    let timer: NodeJS.Timeout | undefined;
+    const caughtUp = new Promise<void>((resolve) => {
+      this.#loop = this.#run(resolve);
+      // A directory that cannot read its topic must not hold up the worker: it answers `directory_loading` meanwhile.
+      timer = setTimeout(resolve, this.#options.startTimeoutMs ?? 30_000);
     });
     await caughtUp;
+    clearTimeout(timer);
   }
 
   ownerOf(partition: number): PartitionRoute {
