@@ -14,7 +14,7 @@ export const servingConfigSchema = z.object({
    * The base URL other workers reach this worker's HTTP server at (TOUCHSTREAM_ADVERTISED_URL), published in the
    * partition directory. Default: the address the server listens on (right on one host; set it in containers).
    */
-  advertisedUrl: z.url().optional(),
+  advertisedUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** A request forwarded to a partition's owner that has not answered after this long is a 503 (owner_unreachable). */
   forwardTimeoutMs: number.pipe(z.number().int().min(1)).default(2000),
   /** The Retry-After (seconds) of a 503 while a partition is being rebalanced. */

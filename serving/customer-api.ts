@@ -1,6 +1,8 @@
 // The customer API as a fastify plugin: API-key auth, the three live-state routes answered locally or forwarded to the partition's owner, and /openapi.json.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../engine/index.ts';
+import { noMetrics } from '../engine/index.ts';
 import type { LiveState } from './live-state.ts';
 import { journeyResponseOf, sessionResponseOf, signalsResponseOf } from './live-state.ts';
 import type { ErrorResponse } from './live-state.ts';
@@ -30,6 +32,11 @@ export interface CustomerApiOptions {
   forwardTimeoutMs?: number;
   /** Wall clock (ms), for signal expiry. */
   wallClock?: () => number;
+  /**
+   * `touchstream_serving_requests_total{route, status, served}` and `touchstream_serving_request_ms{route, served}`,
+   * `served` being `local`, `forwarded` or `refused`.
+   */
+  metrics?: Metrics;
 }
 
 const MAX_ID_LENGTH = 128;
@@ -67,6 +74,9 @@ export function customerApi(options: CustomerApiOptions): FastifyPluginAsync {
   const wallClock = options.wallClock ?? Date.now;
   const authorized = authorizer(options.apiKeys);
   const { state } = options;
+  const metrics = options.metrics ?? noMetrics;
+  /** How each request was served, for its metrics (set by the handler; a refusal before it is `refused`). */
+  const served = new WeakMap<FastifyRequest, 'local' | 'forwarded'>();
 
   const fail = (reply: FastifyReply, status: number, error: string, message: string) =>
     reply.code(status).send({ error, message, retriable: status === 503 } satisfies ErrorResponse);
@@ -118,13 +128,19 @@ export function customerApi(options: CustomerApiOptions): FastifyPluginAsync {
     const key = pseudonymise(rawId);
     const partition = options.partitionOf(key);
     const owned = state.ownedPartitions();
-    if (owned !== 'rebalancing' && owned.includes(partition)) return answerLocally(reply, route, key);
+    if (owned !== 'rebalancing' && owned.includes(partition)) {
+      served.set(request, 'local');
+      return answerLocally(reply, route, key);
+    }
     // A forwarded request is answered by its receiver or refused: two workers with different views never bounce it.
     if (request.headers[FORWARDED_HEADER] !== undefined) {
       return unavailable(reply, 'partition_unavailable', `partition ${partition} is being rebalanced: this worker does not serve it now`);
     }
     const target = directory.ownerOf(partition);
-    if (target.kind === 'owner' && target.owner.memberId !== directory.memberId) return forward(request, reply, target.owner.url);
+    if (target.kind === 'owner' && target.owner.memberId !== directory.memberId) {
+      served.set(request, 'forwarded');
+      return forward(request, reply, target.owner.url);
+    }
     const message = target.kind === 'owner' ? `partition ${partition} is being rebalanced onto this worker` : target.message;
     return unavailable(reply, 'partition_unavailable', message);
   };
@@ -142,6 +158,13 @@ export function customerApi(options: CustomerApiOptions): FastifyPluginAsync {
           options.apiKeys.length > 0 ? 'a valid API key is required: Authorization: Bearer <key>' : 'no API keys are configured (TOUCHSTREAM_API_KEYS): only loopback clients are served',
         );
       }
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url;
+      if (!route?.includes('/v1/customers/')) return;
+      const how = served.get(request) ?? 'refused';
+      metrics.count('touchstream_serving_requests_total', 1, { route, status: String(reply.statusCode), served: how });
+      metrics.observe('touchstream_serving_request_ms', reply.elapsedTime, { route, served: how });
     });
     app.get('/openapi.json', { config: { public: true } }, async () => document);
     app.get('/v1/customers/:id/session', handle('session'));

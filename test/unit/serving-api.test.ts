@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MetricsRecorder } from '../../engine/index.ts';
 import { FORWARDED_HEADER, SERVED_BY_HEADER } from '../../serving/customer-api.ts';
 import { journeyResponseSchema, sessionResponseSchema, signalsResponseSchema } from '../../serving/live-state.ts';
 import type { PartitionDirectory, PartitionRoute } from '../../serving/partition-directory.ts';
@@ -175,7 +176,8 @@ describe('customer API ownership and forwarding rules', () => {
     ownerState.customers.set('c2', { session: { status: 'open', kpis: kpis('c2') } });
     const owner = await startWorker({ state: ownerState, partitionOf, apiKeys: [KEY], directory: routeTo({ kind: 'unavailable', reason: 'no_owner', message: '-' }, 'worker-b') });
     workers.push(owner);
-    const asker = await startWorker({ state: new FixtureLiveState([0, 1]), partitionOf, apiKeys: [KEY], directory: routeTo({ kind: 'owner', owner: { memberId: 'worker-b', url: owner.url } }) });
+    const metrics = new MetricsRecorder();
+    const asker = await startWorker({ state: new FixtureLiveState([0, 1]), partitionOf, apiKeys: [KEY], metrics, directory: routeTo({ kind: 'owner', owner: { memberId: 'worker-b', url: owner.url } }) });
     workers.push(asker);
     const { status, headers, body } = await get(`${asker.url}/v1/customers/c2/session`);
     expect(status).toBe(200);
@@ -185,6 +187,11 @@ describe('customer API ownership and forwarding rules', () => {
     expect((await get(`${asker.url}/v1/customers/nobody-2/journey`)).status).toBe(404);
     // Without a key the asker refuses before forwarding.
     expect((await get(`${asker.url}/v1/customers/c2/session`, {})).status).toBe(401);
+    expect(Object.fromEntries(metrics.counters)).toEqual({
+      'touchstream_serving_requests_total{route="/v1/customers/:id/session",served="forwarded",status="200"}': 1,
+      'touchstream_serving_requests_total{route="/v1/customers/:id/journey",served="forwarded",status="404"}': 1,
+      'touchstream_serving_requests_total{route="/v1/customers/:id/session",served="refused",status="401"}': 1,
+    });
   });
 
   it('never forwards a forwarded request again: a non-owner that receives one answers 503', async () => {
