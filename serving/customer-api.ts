@@ -166,6 +166,11 @@ export function customerApi(options: CustomerApiOptions): FastifyPluginAsync {
       metrics.count('touchstream_serving_requests_total', 1, { route, status: String(reply.statusCode), served: how });
       metrics.observe('touchstream_serving_request_ms', reply.elapsedTime, { route, served: how });
     });
+    // Our error shape for whatever else goes wrong; a failure's message may hold state, so it is not echoed.
+    app.setErrorHandler(async (error: { statusCode?: number }, _request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      return fail(reply, status, status === 500 ? 'internal_error' : 'bad_request', status === 500 ? 'the worker failed to answer' : 'the request is not valid');
+    });
     app.get('/openapi.json', { config: { public: true } }, async () => document);
     app.get('/v1/customers/:id/session', handle('session'));
     app.get('/v1/customers/:id/signals', handle('signals'));

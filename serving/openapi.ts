@@ -12,6 +12,7 @@ const errorResponses = {
   '400': json('Error', 'The customer id is not 1–128 characters (`invalid_customer_id`)'),
   '401': json('Error', 'No valid API key (`unauthorized`): send `Authorization: Bearer <key>`'),
   '404': json('Error', 'The worker that owns the customer\'s partition holds nothing about this customer (`unknown_customer`)'),
+  '500': json('Error', 'The worker failed to answer (`internal_error`)'),
   '503': {
     ...json('Error', 'The customer\'s partition is being rebalanced or restored, or its owner did not answer (`partition_unavailable`, `owner_unreachable`); retry after `Retry-After` seconds'),
     headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } },

@@ -229,6 +229,18 @@ describe('customer API ownership and forwarding rules', () => {
     expect(body).toMatchObject({ error: 'owner_unreachable', retriable: true });
   });
 
+  it('answers 500 in its error shape, without the failure\'s message, when the state fails', async () => {
+    const state = new FixtureLiveState([0, 1, 2, 3]);
+    state.session = () => {
+      throw new Error('secret detail of c0');
+    };
+    const worker = await startWorker({ state, partitionOf, apiKeys: [KEY] });
+    workers.push(worker);
+    const { status, body } = await get(`${worker.url}/v1/customers/c0/session`);
+    expect(status).toBe(500);
+    expect(body).toEqual({ error: 'internal_error', message: 'the worker failed to answer', retriable: false });
+  });
+
   it('without API keys serves loopback clients only', async () => {
     const state = new FixtureLiveState([0, 1, 2, 3]);
     state.customers.set('c0', { session: { status: 'open', kpis: kpis('c0') } });
