@@ -16,7 +16,7 @@
 // | loader (arrow "topics ─► loader")     | loader/                         | log/log.ts, engine/index.ts, sinks/, schemas/        |
 // | privacy                               | privacy/                        | schemas/                                             |
 // | actions                               | actions/                        | schemas/, log/log.ts                                 |
-// | serving                               | serving/                        | engine/index.ts (read-only state views), schemas/    |
+// | serving                               | serving/                        | engine/index.ts (read-only state views), schemas/, log/log.ts |
 // | composition (CLI, app, config, ops)   | app/, bin/, index.ts            | everything; only bin/, index.ts, test/, benchmarks/ import app/ |
 // | `benchmarks/`                         | benchmarks/                     | the public API; a micro-benchmark also the part it measures |
 
@@ -168,10 +168,11 @@ module.exports = {
       name: 'serving-imports-only-engine-api-and-schemas',
       comment:
         'ARCHITECTURE.md row serving: the HTTP face of a worker; may import the engine API (its read-only state ' +
-        'views) and schemas; never sources, sinks, transports.',
+        'views), schemas and the `Log` interface (log/log.ts: the partition-owner directory); never sources, sinks, transports.',
       severity: 'error',
       from: { path: '^serving/' },
-      to: { path: OURS, pathNot: ['^(serving|schemas)/', ENGINE_API] },
+      // The `Log` interface too: the partition-owner directory reads and writes its members topic through the Log it is handed.
+      to: { path: OURS, pathNot: ['^(serving|schemas)/', ENGINE_API, LOG_INTERFACE] },
     },
     {
       name: 'actions-privacy-serving-no-drivers',

@@ -8,6 +8,7 @@ import { collectorConfigSchema } from '../sources/collector/config.ts';
 import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
 import { driverAnalysisConfigSchema } from '../pipelines/cx/driver-analysis.ts';
 import { KEY_ID_PATTERN } from '../privacy/key.ts';
+import { servingConfigSchema } from '../serving/config.ts';
 
 const MINUTE = 60_000;
 
@@ -121,6 +122,8 @@ export const configSchema = z.object({
   anomaly: anomalyConfigSchema,
   /** Key-driver analysis of survey scores over journey KPIs (docs/analytics.md). */
   keyDrivers: driverAnalysisConfigSchema,
+  /** The live-serving API on the worker's HTTP server (docs/serving-api.md). */
+  serving: servingConfigSchema.prefault({}),
   /** The HTTP collector of `touchstream collect` (events, survey and social webhooks). */
   collector: collectorConfigSchema.prefault({}),
   /** Privacy at the source edge (docs/privacy.md): keyed pseudonyms of customer ids, free-text scrubbing. */
@@ -193,6 +196,8 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_CLICKHOUSE_RETENTION: 'clickhouse.retention',
   TOUCHSTREAM_DEAD_LETTER_BYTES_RETENTION_DAYS: 'clickhouse.deadLetterBytesDays',
   TOUCHSTREAM_RETENTION_INTERVAL_MS: 'clickhouse.retentionIntervalMs',
+  TOUCHSTREAM_API_KEYS: 'serving.apiKeys',
+  TOUCHSTREAM_ADVERTISED_URL: 'serving.advertisedUrl',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
