@@ -75,6 +75,9 @@ export function kpis(customer: string, overrides: Partial<SessionKpis> = {}): Se
     channel: 'web',
     experiment_id: null,
     variant: null,
+    touchpoint: null,
+    first_campaign: null,
+    last_campaign: null,
     ...overrides,
   };
 }
