@@ -125,6 +125,9 @@ export const sessionKpisSchema = z
     channel,
     experiment_id: z.string().nullable(),
     variant: z.string().nullable(),
+    touchpoint: z.string().nullable().optional().describe("Touchpoint of the session's first event"),
+    first_campaign: z.string().nullable().optional().describe('Earliest e-mail/ad touch in the 7 days before the session (closed sessions)'),
+    last_campaign: z.string().nullable().optional().describe('Latest e-mail/ad touch before the session ended (closed sessions)'),
   })
   .describe('A session and its KPIs (CONTRACT §2)');
 

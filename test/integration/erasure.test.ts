@@ -64,7 +64,8 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
 
   it('deletes the customer from every table that holds it, keeps the others, and logs request and completion by pseudonym', async () => {
     expect(erasableTables().map((table) => table.name)).toEqual(
-      TABLES.filter((table) => !['kpi_minute', 'erasure_log', 'rejected_events'].includes(table.name)).map((table) => table.name));
+      // Aggregates and tables keyed by signal (deliveries, outcomes) hold no customer id.
+      TABLES.filter((table) => !['kpi_minute', 'erasure_log', 'rejected_events', 'driver_analysis', 'action_deliveries', 'action_outcomes'].includes(table.name)).map((table) => table.name));
     const result = await eraseFromTables(writer, edge, `raw${run}-alice`, `req-${run}`);
     expect(result.deleted).toEqual({ events: 3, sessions: 1, signals: 1, feedback: 1 });
     expect(await customersIn('events')).toEqual([kept]);
