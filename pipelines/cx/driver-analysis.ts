@@ -52,8 +52,10 @@ interface Mark {
 }
 
 /** The customer is in the key so that an erasure finds the customer's responses. */
-const responseKey = (metric: SurveyMetric, customer: string, id: string) => `r\0${metric}\0${customer}\0${id}`;
-const markKey = (metric: SurveyMetric, partition: number) => `m\0${metric}\0${partition}`;
+/** Key parts are joined by U+001F: a NUL would end the key in librdkafka (keys are C strings there). */
+const SEP = '\u001f';
+const responseKey = (metric: SurveyMetric, customer: string, id: string) => `r${SEP}${metric}${SEP}${customer}${SEP}${id}`;
+const markKey = (metric: SurveyMetric, partition: number) => `m${SEP}${metric}${SEP}${partition}`;
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byTimeThenId = (a: Response, b: Response) => a.at - b.at || compareIds(a.id, b.id);
 /** Whether response (at, id) comes after the mark's cut. */
@@ -244,15 +246,15 @@ export class DriverAnalysis implements StateStore {
     this.#partitions.add(partition);
     this.#entries.restore(partition, entries);
     for (const [key, value] of entries) {
-      const [kind, metric] = key.split('\0') as [string, SurveyMetric];
-      if (kind !== 'm') continue;
+      const [kind, metric] = key.split(SEP) as [string, SurveyMetric];
+      if (kind !== 'm' || !this.#marks.has(metric) || value === null) continue;
       const restored = value as Mark;
       if (restored.cutAt !== null && afterCut(this.#marks.get(metric)!, restored.cutAt, restored.cutId!)) this.#marks.set(metric, restored);
     }
     // Responses go to the sample or the pending list once the marks of this partition are in.
     for (const [key, value] of entries) {
-      const [kind, metric, customer, id] = key.split('\0') as [string, SurveyMetric, string, string];
-      if (kind !== 'r') continue;
+      const [kind, metric, customer, id] = key.split(SEP) as [string, SurveyMetric, string, string];
+      if (kind !== 'r' || !this.#pending.has(metric)) continue;
       const [at, score, ...drivers] = value as ResponseEntry;
       this.#held.add(key);
       this.#pending.get(metric)!.push({ id, customer, at: at!, score: score!, drivers });

@@ -115,7 +115,7 @@ describe('DriverAnalysis', () => {
     expect(changes.every((change) => change.store === DRIVER_ANALYSIS_STORE)).toBe(true);
     // Keys written and forgotten within one checkpoint still reach the changelog as tombstones; the compacted changelog holds the sample and the marks.
     const restored = compactedChangelog(changes);
-    const responseKeys = [...restored.values()].flatMap((entries) => [...entries.keys()].filter((key) => key.startsWith('r\0')));
+    const responseKeys = [...restored.values()].flatMap((entries) => [...entries.keys()].filter((key) => key.startsWith('r\u001f')));
     expect(responseKeys).toHaveLength(CONFIG.sampleSize);
   });
 
@@ -125,7 +125,7 @@ describe('DriverAnalysis', () => {
     store.changes();
     store.forgetCustomer('c3');
     expect(store.size).toBe(24);
-    expect(store.changes()).toEqual([{ store: DRIVER_ANALYSIS_STORE, partition: 1, key: 'r\0nps\0c3\0r003', value: null }]);
+    expect(store.changes()).toEqual([{ store: DRIVER_ANALYSIS_STORE, partition: 1, key: 'r\u001fnps\u001fc3\u001fr003', value: null }]);
     expect(computations(release(store, Number.POSITIVE_INFINITY))).toEqual([['nps', at(20), 20], ['nps', at(60), 24]]);
   });
 
