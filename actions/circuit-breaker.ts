@@ -13,7 +13,8 @@ export interface CircuitBreakerPolicy {
  * closed ─(failureThreshold consecutive failures)─► open ─(resetMs)─► half_open ─(trial succeeds)─► closed
  *                                                     ▲                   │
  *                                                     └─(trial fails)─────┘
- * While half-open only one trial is in flight; other attempts wait as if it were open.
+ * While half-open only one trial is in flight; other attempts wait as if it were open. Every acquired attempt ends in
+ * success(), failure() or release(), or the trial would be held for ever and every delivery would wait.
  */
 export class CircuitBreaker {
   #state: CircuitState = 'closed';
@@ -50,6 +51,14 @@ export class CircuitBreaker {
     this.#failures = 0;
     this.#trialInFlight = false;
     if (this.#state !== 'closed') this.#set('closed');
+  }
+
+  /**
+   * An attempt that says nothing about the destination's health (refused for this request, or stopped): it moves no
+   * state but gives back the half-open trial it may hold, so the next attempt can be the trial.
+   */
+  release(): void {
+    this.#trialInFlight = false;
   }
 
   failure(): void {

@@ -13,6 +13,8 @@ export interface ActionDeliveryOptions {
   log: Log;
   /** Delivery's own consumer group (not the pipeline's): it resumes from its own committed offsets. */
   groupId: string;
+  /** A stable member id for the group (Kafka static membership): a restarted worker takes its partitions back at once. */
+  instanceId?: string;
   /** The signals topic (only `emitted` signals are on it; others are skipped all the same). */
   topic: string;
   /** Decodes a poll's values; null for a value that does not decode (counted and skipped: it has no action to deliver). */
@@ -66,7 +68,7 @@ export async function runActionDelivery(options: ActionDeliveryOptions): Promise
   const result: ActionDeliveryResult = { signals: 0, delivered: 0, deadLettered: 0, unmapped: 0 };
   const ends = new Map<string, number>();
   if (options.bounded) for (const { partition, offset } of await options.log.endOffsets(options.topic)) if (offset > 0) ends.set(keyOf(options.topic, partition), offset);
-  const consumer = await options.log.consumer({ groupId: options.groupId, topics: [options.topic], start: 'earliest' });
+  const consumer = await options.log.consumer({ groupId: options.groupId, topics: [options.topic], start: 'earliest', ...(options.instanceId ? { instanceId: options.instanceId } : {}) });
   const position = new Map<string, number>();
   let generation = consumer.generation();
   try {

@@ -66,7 +66,10 @@ export async function deliverAction(signal: DeliverableSignal, action: string, c
     const started = context.clock();
     const timer = performance.now();
     const result = await attemptRequest(context.fetch, request, destination.headers, key, config.timeoutMs, context.halt);
-    if (result.kind === 'halted') return { kind: 'halted' };
+    if (result.kind === 'halted') {
+      channel.breaker.release();
+      return { kind: 'halted' };
+    }
     const latency = Math.round(performance.now() - timer);
     context.metrics.observe('touchstream_action_attempt_seconds', latency / 1000, labels);
     const row = (status: ActionDeliveryRow['status'], httpStatus: number | null, errorCode: string | null): ActionDeliveryRow => ({
@@ -79,8 +82,9 @@ export async function deliverAction(signal: DeliverableSignal, action: string, c
       context.metrics.count('touchstream_actions_delivered_total', 1, labels);
       return { kind: 'delivered', attempts: attempt };
     }
-    // A refusal is about this request, not the destination's health: it does not move the breaker.
+    // A refusal is about this request, not the destination's health: it does not move the breaker (but gives back a trial).
     if (result.kind === 'retriable') channel.breaker.failure();
+    else channel.breaker.release();
     if (result.kind === 'refused' || attempt >= config.maxAttempts) {
       context.record(row('dead_lettered', result.httpStatus, result.code));
       context.metrics.count('touchstream_actions_dead_lettered_total', 1, { ...labels, reason: result.kind === 'refused' ? 'refused' : 'attempts_exhausted' });

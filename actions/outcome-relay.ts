@@ -8,6 +8,8 @@ import { parseOutcome } from './outcomes.ts';
 export interface OutcomeRelayOptions {
   log: Log;
   groupId: string;
+  /** A stable member id for the group (Kafka static membership): a restarted worker takes its partitions back at once. */
+  instanceId?: string;
   topic: string;
   /** Decodes a poll's values to plain objects; null for one that does not decode (counted, skipped). */
   decode(values: readonly Buffer[]): Promise<(unknown | null)[]>;
@@ -29,7 +31,7 @@ export async function runOutcomeRelay(options: OutcomeRelayOptions): Promise<{ o
   const counts = { outcomes: 0, invalid: 0 };
   const ends = new Map<string, number>();
   if (options.bounded) for (const { partition, offset } of await options.log.endOffsets(options.topic)) if (offset > 0) ends.set(keyOf(options.topic, partition), offset);
-  const consumer = await options.log.consumer({ groupId: options.groupId, topics: [options.topic], start: 'earliest' });
+  const consumer = await options.log.consumer({ groupId: options.groupId, topics: [options.topic], start: 'earliest', ...(options.instanceId ? { instanceId: options.instanceId } : {}) });
   const position = new Map<string, number>();
   const done = () => [...ends].every(([key, end]) => (position.get(key) ?? 0) >= end);
   try {

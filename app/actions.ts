@@ -72,7 +72,11 @@ export async function runActions(runtime: Runtime, options: ActionRunOptions = {
   const deadLetters = avroTopicSink<ActionDeadLetter>({ topic: ACTION_TOPICS.deadLetters, producer: runtime.producer, codec: codecs.deadLetter, keyOf: (letter) => letter.signal_id });
   const supervised = <T>(name: string, job: () => Promise<T>) =>
     supervise(job, { name, metrics, ...(options.signal ? { signal: options.signal } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
-  const common = { log: runtime.log, metrics, bounded: options.bounded ?? false, ...(options.signal ? { signal: options.signal } : {}) };
+  const common = {
+    log: runtime.log, metrics, bounded: options.bounded ?? false,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(config.engine.workerId ? { instanceId: config.engine.workerId } : {}),
+  };
   const [delivery, outcomes] = await Promise.all([
     supervised('action-delivery', () =>
       runActionDelivery({

@@ -280,6 +280,8 @@ export async function loadTables(runtime: Runtime, options: LoadOptions = {}): P
         name: 'table-loader',
         log: runtime.log,
         groupId: `${config.kafka.groupId}-loader`,
+        // Like the pipeline's group: a restarted worker's loader takes its partitions back without waiting for the dead one's session to time out.
+        ...(config.engine.workerId ? { instanceId: config.engine.workerId } : {}),
         tables: loadedTables(config.kafka.groupId, runtime.clickhouse),
         bounded: options.bounded ?? false,
         ...(options.signal ? { signal: options.signal } : {}),

@@ -22,6 +22,8 @@ export interface TableLoaderOptions {
   log: Log;
   /** The loader's own consumer group (not the pipeline's): it resumes from its own committed offsets. */
   groupId: string;
+  /** A stable member id for the group (Kafka static membership): a restarted worker takes its partitions back at once. */
+  instanceId?: string;
   tables: readonly LoadedTable[];
   /** Stop once everything the topics held when the loader started is loaded (a bounded replay); else run until `signal`. */
   bounded?: boolean;
@@ -68,7 +70,7 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
   if (options.bounded) {
     for (const topic of topics) for (const { partition, offset } of await options.log.endOffsets(topic)) if (offset > 0) ends.set(keyOf(topic, partition), offset);
   }
-  const consumer = await options.log.consumer({ groupId: options.groupId, topics, start: 'earliest' });
+  const consumer = await options.log.consumer({ groupId: options.groupId, topics, start: 'earliest', ...(options.instanceId ? { instanceId: options.instanceId } : {}) });
   /** The next offset per partition past what is loaded (or, past control records, skipped) in this generation. */
   const position = new Map<string, number>();
   /** The group's committed offsets as last read (for the lag of partitions not read yet). */

@@ -196,6 +196,10 @@ export class KafkajsLog implements Log {
       groupId: options.groupId,
       // An idle fetch long-polls this long; it bounds how long close() waits for the fetcher.
       maxWaitTimeInMs: 1_000,
+      // As on rdkafka: a member that died (SIGKILL) is replaced after 10 s, not kafkajs' default 30 s. kafkajs has no
+      // static membership, so a restarted worker's loader waits this long for the dead one's partitions.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
     });
     const wrapper = new KafkajsConsumer(consumer, this.#maxBufferedRecords, options.groupId);
     try {

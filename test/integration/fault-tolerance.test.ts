@@ -65,10 +65,14 @@ describe('the engine on the real broker: workers, kills and restarts give the ro
       sessions: reference.sessions.length, events: reference.events.length, signals: reference.signals.length,
       feedback: referenceExperience.feedback.length, channel_switches: referenceExperience.channelSwitches.length,
     };
+    // The counts last seen go into the timeout's message: a slow catch-up and a lost row read differently.
+    const seen: Record<string, number> = {};
     await waitFor(async () => {
-      for (const [table, count] of Object.entries(expected)) if ((await countOf(runtime.clickhouse, database, table)) !== count) return undefined;
-      return true;
-    }, timeoutMs, `${database} to hold ${JSON.stringify(expected)} rows`);
+      for (const table of Object.keys(expected)) seen[table] = await countOf(runtime.clickhouse, database, table);
+      return Object.entries(expected).every(([table, count]) => seen[table] === count) ? true : undefined;
+    }, timeoutMs, `${database} to hold ${JSON.stringify(expected)} rows`).catch((error: Error) => {
+      throw new Error(`${error.message}; it held ${JSON.stringify(seen)}`);
+    });
   }
 
   beforeAll(async () => {

@@ -80,6 +80,18 @@ describe('circuit breaker', () => {
     now = 1000;
     expect(breaker.state).toBe('half_open');
   });
+
+  it('gives the half-open trial back when it ends in neither success nor failure (a refusal, a stop), so the next attempt is the trial', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ failureThreshold: 1, resetMs: 100 }, () => now);
+    breaker.failure();
+    now = 100;
+    expect(breaker.acquire()).toBe(0); // the trial…
+    expect(breaker.acquire()).toBeGreaterThan(0);
+    breaker.release(); // …was refused for its own request
+    expect(breaker.state).toBe('half_open');
+    expect(breaker.acquire()).toBe(0); // another trial may go
+  });
 });
 
 describe('rate limiter', () => {
