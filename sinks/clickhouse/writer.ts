@@ -12,6 +12,7 @@ import { checkRetentionPolicy, columnRetentionDays, DEFAULT_DEAD_LETTER_BYTES_DA
 import { rowBinary, rowBinarySliced, supportsRowBinary, UnencodableRow } from './row-binary.ts';
 import type { TableSpec, ViewSpec } from './tables.ts';
 import { TABLES, VIEWS } from './tables.ts';
+import { redactServerMessage } from './server-message.ts';
 
 /** What the writer reports per insert (the engine's metrics surface satisfies it). */
 export interface InsertMetrics {
@@ -198,9 +199,12 @@ function classify(error: unknown, where: string): TouchstreamError {
   if (error instanceof TouchstreamError) return error;
   const failure = error as { code?: string; message?: string; type?: string };
   const code = String(failure.code ?? '');
+  // The server's text may quote the rows it refused: only a redacted copy goes on (a logged error prints its cause too).
+  const message = redactServerMessage(String(failure.message ?? ''));
+  const cause = Object.assign(new Error(message), code ? { code } : {});
   const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|Timeout error/i.test(`${code} ${failure.message}`);
   if (network || RETRIABLE_SERVER_CODES.has(code)) {
-    return new TouchstreamError('clickhouse_unavailable', `${where}: ${failure.message}`, true, { cause: error });
+    return new TouchstreamError('clickhouse_unavailable', `${where}: ${message}`, true, { cause });
   }
-  return new TouchstreamError('clickhouse_error', `${where}: ${failure.message}${code ? ` (code ${code})` : ''}`, false, { cause: error });
+  return new TouchstreamError('clickhouse_error', `${where}: ${message}${code ? ` (code ${code})` : ''}`, false, { cause });
 }
