@@ -112,6 +112,12 @@ const disconnect = (client: Client): Promise<void> =>
     });
   });
 
+/**
+ * A key as bytes: node-rdkafka hands a string key to librdkafka as a C string, which ends at the first NUL (a changelog
+ * key joining parts with NUL collapsed to its first part, and compaction then kept one entry of many).
+ */
+const keyBytes = (key: string | Buffer | null): Buffer | null => (typeof key === 'string' ? Buffer.from(key) : key);
+
 export class RdkafkaLog implements Log {
   readonly #global: Record<string, string | number | boolean>;
   readonly #compression: 'none' | 'gzip';
@@ -383,7 +389,7 @@ class RdkafkaProducer implements LogProducer {
     for (let index = 0; index < records.length; ) {
       const record = records[index]!;
       try {
-        this.producer.produce(topic, record.partition ?? null, record.value.length === 0 ? null : record.value, record.key, null, delivery);
+        this.producer.produce(topic, record.partition ?? null, record.value.length === 0 ? null : record.value, keyBytes(record.key), null, delivery);
         index++;
       } catch (error) {
         if ((error as LibrdKafkaError).code === errors().ERR__QUEUE_FULL) {
@@ -453,7 +459,7 @@ class RdkafkaTransactionalProducer extends RdkafkaProducer implements Transactio
     for (let index = 0; index < records.length; ) {
       const record = records[index]!;
       try {
-        this.producer.produce(topic, record.partition ?? null, record.value.length === 0 ? null : record.value, record.key);
+        this.producer.produce(topic, record.partition ?? null, record.value.length === 0 ? null : record.value, keyBytes(record.key));
         index++;
       } catch (error) {
         if ((error as LibrdKafkaError).code !== errors().ERR__QUEUE_FULL) throw toError('produce', error as LibrdKafkaError);

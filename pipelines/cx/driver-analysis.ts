@@ -52,7 +52,7 @@ interface Mark {
 }
 
 /** The customer is in the key so that an erasure finds the customer's responses. */
-/** Key parts are joined by U+001F: a NUL would end the key in librdkafka (keys are C strings there). */
+/** Key parts are joined by U+001F (printable in kcat; the rdkafka transport keeps NUL in keys too, since it sends them as bytes). */
 const SEP = '\u001f';
 const responseKey = (metric: SurveyMetric, customer: string, id: string) => `r${SEP}${metric}${SEP}${customer}${SEP}${id}`;
 const markKey = (metric: SurveyMetric, partition: number) => `m${SEP}${metric}${SEP}${partition}`;

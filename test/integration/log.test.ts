@@ -189,6 +189,28 @@ describe.each(transports)('Log contract: $name', ({ create }) => {
   );
 
   it(
+    'keeps every byte of a key, NUL and U+001F included, whether sent as text or bytes (changelog keys join parts)',
+    async () => {
+      const log = logUnderTest();
+      const topic = unique('nul-keys');
+      await log.createTopics([{ topic, partitions: 1 }]);
+      const keys = ['store|3\u0000kpi\u0000web', 'store|a\u001fb', 'plain'];
+      const producer = await log.producer();
+      await producer.send(topic, [
+        ...keys.map((key, index) => ({ key, value: Buffer.from(`text-${index}`), partition: 0 })),
+        ...keys.map((key, index) => ({ key: Buffer.from(key), value: Buffer.from(`bytes-${index}`), partition: 0 })),
+      ]);
+      await producer.close();
+      const records = await log.readPartitions(topic, [0]);
+      expect(records.map((record) => [record.key?.toString(), record.value.toString()])).toEqual([
+        ...keys.map((key, index) => [key, `text-${index}`]),
+        ...keys.map((key, index) => [key, `bytes-${index}`]),
+      ]);
+    },
+    KAFKA_TIMEOUT_MS,
+  );
+
+  it(
     'a new consumer of the group resumes exactly after the committed offsets (no loss, no duplicates)',
     async () => {
       const log = logUnderTest();
