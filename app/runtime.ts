@@ -327,6 +327,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
       scoreSentiment,
       ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
       keyDrivers: config.keyDrivers,
+      lastSessionHorizonMs: config.serving.lastSessionMs,
     });
     options.liveState?.attach(journey.live);
     try {
