@@ -172,7 +172,7 @@ describe('the customer API of two workers in one group', () => {
       const sweep = await Promise.all(ids.flatMap((id) => customers.map((customer) => ask(urls.get(id)!, `/v1/customers/${customer}/session`))));
       seen.push(...sweep);
       if (triggered && seen.some((answer) => answer.status === 503) && sweep.every((answer) => answer.status === 200)) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await trigger;
     return seen;
