@@ -113,7 +113,7 @@ export class ServingState implements ChainStage<CxItem, CxOutputs> {
   readonly lastSessions: LastSessions;
   readonly openSignals = new OpenSignals();
   readonly stores: readonly StateStore[];
-  readonly #evict = new Every(5 * 60_000);
+  readonly #evict = new Every();
 
   constructor(options: ServingStateOptions = {}) {
     this.lastSessions = new LastSessions(options.lastSessionHorizonMs ?? 24 * 60 * 60_000);
