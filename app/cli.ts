@@ -25,10 +25,13 @@ import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import { findLiveEndpoint, queryLiveEndpoint } from './live-sql.ts';
 import type { Serving } from './serve.ts';
 import { startServing } from './serve.ts';
+import type { CustomerServing } from './customer-serving.ts';
+import { customerServing } from './customer-serving.ts';
 
 /** Where the process serves (stderr, so stdout stays the command's result). */
-function announce(serving: Serving): void {
-  console.error(`serving ${serving.url}: live KPI page ${serving.url}/live, /metrics${serving.liveSql ? `, read-only live SQL ${serving.liveSql}/?query=…` : ''}`);
+function announce(serving: Serving, customers?: CustomerServing): void {
+  const api = customers ? `, customer API ${serving.url}/v1/customers/{id}/session|signals|journey (${serving.url}/openapi.json)` : '';
+  console.error(`serving ${serving.url}: live KPI page ${serving.url}/live, /metrics${serving.liveSql ? `, read-only live SQL ${serving.liveSql}/?query=…` : ''}${api}`);
 }
 
 interface CommonFlags {
@@ -142,12 +145,14 @@ withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay')))
     const metrics = new PrometheusMetrics();
     const runtime = await openRuntime(config, { metrics });
     let running = true;
-    // A replay serves like `run` while it lasts: metrics, the live page and (embedded) live SQL on its data directory.
-    const serving = await startServing(runtime, { metrics, ready: () => running, anyPortIfTaken: true }).catch(async (error: unknown) => {
+    // A replay serves like `run` while it lasts: metrics, the live page, the customer API and (embedded) live SQL on its data directory.
+    const customers = await customerServing(runtime);
+    const serving = await startServing(runtime, { metrics, ready: () => running, anyPortIfTaken: true, plugins: [customers.plugin] }).catch(async (error: unknown) => {
       await runtime.close();
       throw error;
     });
-    announce(serving);
+    customers.start(serving.url);
+    announce(serving, customers);
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
     try {
@@ -155,11 +160,11 @@ withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay')))
       const source = await fileSource(file, flags);
       let result;
       if (flags.rate === undefined) {
-        result = await replay(runtime, source);
+        result = await replay(runtime, source, { liveState: customers.state });
       } else {
         const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
         lag.every(1000, stop.signal);
-        result = await replayLive(runtime, source, { signal: stop.signal, onCommit: (offsets) => lag.committed(offsets) });
+        result = await replayLive(runtime, source, { signal: stop.signal, liveState: customers.state, onCommit: (offsets) => lag.committed(offsets) });
         await lag.sample().catch(() => {});
       }
       const seconds = (performance.now() - started) / 1000;
@@ -174,6 +179,7 @@ withPrivacyFlags(withFileSourceFlags(withCommonFlags(program.command('replay')))
     } finally {
       running = false;
       stop.abort();
+      await customers.close();
       await serving.close();
       await runtime.close();
     }
@@ -192,7 +198,9 @@ withPrivacyFlags(withCommonFlags(program.command('run')))
     const lag = new ConsumerLag(runtime.log, config.kafka.inputTopic, metrics);
     // Ready: running, and the measured lag is within the configured bound.
     const ready = () => running && lag.total !== null && lag.total <= config.readyMaxLag;
-    const ops = await startServing(runtime, { metrics, ready, plugins: [outcomesPlugin(outcomeEndpoint(runtime))] });
+    const customers = await customerServing(runtime, (error) => logger.warn({ err: error }, 'serving: partition directory failed; retrying'));
+    const ops = await startServing(runtime, { metrics, ready, plugins: [outcomesPlugin(outcomeEndpoint(runtime)), customers.plugin] });
+    customers.start(ops.url);
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -205,17 +213,19 @@ withPrivacyFlags(withCommonFlags(program.command('run')))
     // Destination names only: their URLs and headers may carry secrets.
     const destinations = routing ? [...routing.destinations.keys()] : [];
     logger.info({ transport: config.transport, clickhouse: runtime.clickhouse.connection.describe, metrics: `${ops.url}/metrics`, destinations }, 'touchstream running');
-    announce(ops);
+    announce(ops, customers);
     try {
       running = true;
       const result = await runPipeline(runtime, {
         signal: stop.signal,
+        liveState: customers.state,
         onCommit: (offsets) => lag.committed(offsets),
         onRestart: (error, delayMs) => logger.warn({ err: error, delayMs }, 'pipeline restarting after a retriable failure'),
       });
       logger.info({ records: result.records, emitted: result.emitted, loaded: result.loaded?.rows }, 'touchstream stopped: flushed and committed');
     } finally {
       running = false;
+      await customers.close();
       await runtime.close();
       await ops.close();
       // A librdkafka handle left to finish an unanswered transaction call (log/rdkafka.ts) must not keep a stopped
@@ -369,11 +379,13 @@ withPrivacyFlags(withCommonFlags(program.command('demo')))
     console.log(`1. generated ${count} events of a synthetic day → ${file}`);
     const metrics = new PrometheusMetrics();
     const runtime = await openRuntime(config, { metrics });
-    const serving = await startServing(runtime, { metrics, ready: () => true, anyPortIfTaken: true });
-    announce(serving);
+    const customers = await customerServing(runtime);
+    const serving = await startServing(runtime, { metrics, ready: () => true, anyPortIfTaken: true, plugins: [customers.plugin] });
+    customers.start(serving.url);
+    announce(serving, customers);
     try {
       const started = performance.now();
-      const result = await replay(runtime, ndjsonReplay({ path: file }));
+      const result = await replay(runtime, ndjsonReplay({ path: file }), { liveState: customers.state });
       const seconds = (performance.now() - started) / 1000;
       console.log(`2. processed them in ${seconds.toFixed(1)} s (${Math.round(result.events / seconds)} events/s) on ${runtime.clickhouse.connection.describe}`);
       const database = config.clickhouse.database;
@@ -382,6 +394,7 @@ withPrivacyFlags(withCommonFlags(program.command('demo')))
       console.log('   signals:');
       process.stdout.write(await runtime.clickhouse.text(`SELECT action, status, count() AS signals FROM ${database}.signals FINAL GROUP BY action, status ORDER BY action, status`, 'PrettyCompact'));
     } finally {
+      await customers.close();
       await serving.close();
       await runtime.close();
     }

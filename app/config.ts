@@ -198,6 +198,8 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_RETENTION_INTERVAL_MS: 'clickhouse.retentionIntervalMs',
   TOUCHSTREAM_API_KEYS: 'serving.apiKeys',
   TOUCHSTREAM_ADVERTISED_URL: 'serving.advertisedUrl',
+  TOUCHSTREAM_SERVING_HEARTBEAT_MS: 'serving.heartbeatMs',
+  TOUCHSTREAM_SERVING_LAST_SESSION_MS: 'serving.lastSessionMs',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

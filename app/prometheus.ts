@@ -75,7 +75,8 @@ export interface OpsServer {
 
 /** The worker's HTTP server: /metrics (Prometheus text), /healthz (process alive), /readyz (pipeline running), and the plugins' routes. */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  // Path parameters up to 256 characters: customer ids (≤ 128) URL-encoded, and pseudonyms (docs/serving-api.md).
+  const app = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { maxParamLength: 256 } });
   app.get('/metrics', async (_request, reply) => {
     const text = await options.metrics.registry.metrics();
     return reply.header('content-type', options.metrics.registry.contentType).send(text);

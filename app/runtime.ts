@@ -40,6 +40,7 @@ import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
 import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
+import type { PipelineLiveState } from './live-state.ts';
 import { loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
@@ -227,6 +228,8 @@ export interface PipelineRunOptions {
    * after it, until the tables hold everything it committed.
    */
   load?: boolean;
+  /** The live state the customer API reads: each job attempt attaches its operator's view and reports its partitions. */
+  liveState?: PipelineLiveState;
 }
 
 /** The next-best-action rules: the configured rules file, else the default set (CONTRACT §4); a wrong file throws `invalid_rules`. */
@@ -316,6 +319,17 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         return [output, rowTopicSink({ topic: rowTopicOf(config.kafka.groupId, table), producer: outputs, codec })];
       }),
     ) as { [K in keyof CxOutputs]: ReturnType<typeof rowTopicSink<CxOutputs[K]>> };
+    const journey = new JourneyOperator({
+      sessionGapMs: config.session.gapMs,
+      dedupHorizonMs: config.dedupHorizonMs,
+      rules,
+      contactPolicy: DEFAULT_CONTACT_POLICY,
+      scoreSentiment,
+      ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
+      keyDrivers: config.keyDrivers,
+      lastSessionHorizonMs: config.serving.lastSessionMs,
+    });
+    options.liveState?.attach(journey.live);
     try {
       transactions = await runtime.log.transactionalProducer({ transactionalId, timeoutMs: config.engine.transactionTimeoutMs });
       return await runStreamJob<CxEvent, CxOutputs>({
@@ -334,18 +348,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         },
         keyOf: sessionKeyOf,
         eventTimeOf: (event) => event.occurred_at,
-        operators: [
-          new JourneyOperator({
-            sessionGapMs: config.session.gapMs,
-            dedupHorizonMs: config.dedupHorizonMs,
-            rules,
-            contactPolicy: DEFAULT_CONTACT_POLICY,
-            scoreSentiment,
-            ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
-            keyDrivers: config.keyDrivers,
-          }),
-          new PurchaseAttributionOperator(),
-        ],
+        operators: [journey, new PurchaseAttributionOperator()],
         sinks: {
           ...tableSinks,
           sessions: [
@@ -362,6 +365,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onCommit ? { onCommit: options.onCommit } : {}),
+        ...(options.liveState ? { onAssignment: options.liveState.onAssignment } : {}),
         poll: { maxRecords: config.engine.maxPollRecords, ...options.poll },
         flush: { intervalMs: config.engine.flushIntervalMs, maxBufferedValues: config.engine.maxBufferedValues, urgent: ['signals'], urgentIntervalMs: config.engine.signalFlushMs },
         stallTimeoutMs: config.engine.stallTimeoutMs,
@@ -377,10 +381,10 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
 }
 
 /** Replays a bounded source through the whole pipeline and returns once every session is written. */
-export async function replay(runtime: Runtime, source: Source): Promise<IngestResult & StreamJobResult & { actions?: ActionRunResult }> {
+export async function replay(runtime: Runtime, source: Source, options: { liveState?: PipelineLiveState } = {}): Promise<IngestResult & StreamJobResult & { actions?: ActionRunResult }> {
   const ingested = await ingest(runtime, source);
   const boundedBy = await runtime.log.endOffsets(runtime.config.kafka.inputTopic);
-  const result = await runPipeline(runtime, { boundedBy });
+  const result = await runPipeline(runtime, { boundedBy, ...(options.liveState ? { liveState: options.liveState } : {}) });
   return { ...ingested, ...result };
 }
 
@@ -389,6 +393,8 @@ export interface LiveReplayOptions {
   signal?: AbortSignal;
   onCommit?(offsets: readonly PartitionOffset[]): void;
   onRestart?(error: unknown, delayMs: number): void;
+  /** The live state the customer API reads (both the live run and the bounded one after it report to it). */
+  liveState?: PipelineLiveState;
 }
 
 /**
@@ -399,7 +405,8 @@ export interface LiveReplayOptions {
 export async function replayLive(runtime: Runtime, source: Source, options: LiveReplayOptions = {}): Promise<IngestResult & StreamJobResult> {
   const live = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, live.signal]) : live.signal;
-  const running = runPipeline(runtime, { signal, ...(options.onCommit ? { onCommit: options.onCommit } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
+  const serving = options.liveState ? { liveState: options.liveState } : {};
+  const running = runPipeline(runtime, { signal, ...serving, ...(options.onCommit ? { onCommit: options.onCommit } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
   let ingested: IngestResult;
   try {
     ingested = await ingest(runtime, source, options.signal);
@@ -410,7 +417,7 @@ export async function replayLive(runtime: Runtime, source: Source, options: Live
   const first = await running;
   if (options.signal?.aborted) return { ...ingested, ...first };
   const boundedBy = await runtime.log.endOffsets(runtime.config.kafka.inputTopic);
-  const rest = await runPipeline(runtime, { boundedBy, ...(options.onCommit ? { onCommit: options.onCommit } : {}) });
+  const rest = await runPipeline(runtime, { boundedBy, ...serving, ...(options.onCommit ? { onCommit: options.onCommit } : {}) });
   const emitted = { ...first.emitted };
   for (const [output, count] of Object.entries(rest.emitted)) emitted[output] = (emitted[output] ?? 0) + count;
   return { ...ingested, ...rest, records: first.records + rest.records, emitted };

@@ -54,6 +54,12 @@ export interface StreamJobOptions<E, O extends OutputMap> {
   metrics?: Metrics;
   /** Told the input offsets each time they are committed (the composition root derives consumer lag from them). */
   onCommit?(offsets: readonly PartitionOffset[]): void;
+  /**
+   * Told which input partitions the operators' state answers for, for read-only views of it (interactive queries):
+   * `'rebalancing'` as soon as the job sees a new assignment (before its state is dropped and restored) and when the
+   * job ends; the partitions, sorted, once the state of every one of them is restored (it then follows their records).
+   */
+  onAssignment?(assignment: PartitionAssignment): void;
   /** Abort to stop a live job: it flushes, commits and resolves. */
   signal?: AbortSignal;
   /**
@@ -63,6 +69,9 @@ export interface StreamJobOptions<E, O extends OutputMap> {
    */
   state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string };
 }
+
+/** What `onAssignment` is told: the input partitions whose state is restored and current, or that it is changing. */
+export type PartitionAssignment = readonly number[] | 'rebalancing';
 
 export interface StreamJobResult {
   records: number;
@@ -80,6 +89,8 @@ export async function runStreamJob<E, O extends OutputMap>(options: StreamJobOpt
     return await pollLoop(options, halt.signal);
   } finally {
     halt.abort();
+    // Its state is no longer current (a restart or a new job restores its own).
+    options.onAssignment?.('rebalancing');
   }
 }
 
@@ -168,6 +179,7 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
     }
     watermarks.assign(partitions);
     metrics.gauge('touchstream_assigned_partitions', partitions.length, { job: options.name });
+    options.onAssignment?.(partitions);
   };
 
   const reachedEnd = () => {
@@ -213,6 +225,8 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
     const records = stopping ? [] : await stall.bound('poll', options.consumer.poll(maxRecords, timeoutMs), stall.timeoutMs + pollTimeoutMs);
     const current = options.consumer.generation();
     if (current !== generation) {
+      // Read-only views stop answering from the state of the old assignment before it is dropped.
+      options.onAssignment?.('rebalancing');
       // The flush in flight ends first (it sees the new generation and aborts, unless it committed already).
       await checkpointer.settle();
       await rebalanced();

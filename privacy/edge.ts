@@ -59,6 +59,11 @@ export class PrivacyEdge {
     return { stored: id, logged: `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}` };
   }
 
+  /** An id as the pipeline stores it: its pseudonym with a key (an id that already is one stays), else the id itself. */
+  storedIdOf(id: string): string {
+    return this.#pseudonymiser === null ? id : this.#pseudonymiser.pseudonym(id);
+  }
+
   /** Pseudonymises and scrubs events in place (they are the source's fresh values) and answers the same array. */
   events<T extends readonly CxEvent[]>(events: T): T {
     const pseudonymiser = this.#pseudonymiser;

@@ -21,5 +21,10 @@ export const servingConfigSchema = z.object({
   retryAfterSeconds: number.pipe(z.number().int().min(1)).default(1),
   /** A worker re-announces its partitions this often; announcements older than 3 heartbeats are ignored (a dead worker). */
   heartbeatMs: number.pipe(z.number().int().min(100)).default(5000),
+  /**
+   * How long (event time, behind the watermark) a customer's last closed session is kept for `/session` once no
+   * session is open (TOUCHSTREAM_SERVING_LAST_SESSION_MS): ≈ 0.6 KB per customer with a session closed in that time.
+   */
+  lastSessionMs: number.pipe(z.number().int().min(1)).default(24 * 60 * 60 * 1000),
 });
 export type ServingConfig = z.output<typeof servingConfigSchema>;

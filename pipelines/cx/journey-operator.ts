@@ -1,7 +1,8 @@
 // The CX topology: dedup and sessionisation at the head, then one stage per feature, each with its own state stores; a new feature is a new stage file and one line here.
-import type { ChainStage } from '../../engine/index.ts';
+import type { ChainStage, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
 import { OperatorChain } from '../../engine/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
+import type { Signal } from '../../schemas/outputs.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
 import type { ContactPolicyOptions } from './contact-policy.ts';
 import type { DriverAnalysisConfig } from './driver-analysis.ts';
@@ -17,7 +18,10 @@ import { NextBestActions } from './stages/next-best-actions.ts';
 import { Campaigns } from './stages/campaigns.ts';
 import { PageViews } from './stages/page-views.ts';
 import { SessionRows } from './stages/session-rows.ts';
+import { ServingState } from './stages/serving-state.ts';
+import type { OpenSignals } from './stages/serving-state.ts';
 import { Sessionisation } from './stages/sessionisation.ts';
+import { CxLiveView } from './live-view.ts';
 import { VideoEngagement } from './stages/video-engagement.ts';
 
 export type { CxItem, CxOutputs } from './journey-items.ts';
@@ -37,6 +41,8 @@ export interface JourneyOptions {
   keyDrivers?: DriverAnalysisConfig;
   /** Per customer, at most this many closed sessions, contacts, responses and mentions are kept (default 50). */
   maxHistoryPerCustomer?: number;
+  /** How long a customer's last closed session is kept for the live-serving API (event time; default 24 h). */
+  lastSessionHorizonMs?: number;
 }
 
 /**
@@ -47,10 +53,15 @@ export interface JourneyOptions {
  * they fire).
  */
 export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
+  /** The read-only view of a customer's live state for the serving API (reads the chain's stores, on its thread). */
+  readonly live: CxLiveView;
+  readonly #openSignals: OpenSignals;
+
   constructor(options: JourneyOptions) {
     const gap = options.sessionGapMs;
     const head = new Sessionisation({ sessionGapMs: gap, dedupHorizonMs: options.dedupHorizonMs });
     const history = new JourneyHistory({ sessionGapMs: gap, ...(options.maxHistoryPerCustomer ? { maxHistoryPerCustomer: options.maxHistoryPerCustomer } : {}) });
+    const serving = new ServingState(options.lastSessionHorizonMs ? { lastSessionHorizonMs: options.lastSessionHorizonMs } : {});
     const drivers = options.keyDrivers?.enabled ? new KeyDrivers(options.keyDrivers, gap, history.journeys) : null;
     const stages: ChainStage<CxItem, CxOutputs>[] = [
       new ExperienceScoring(options.scoreSentiment),
@@ -65,7 +76,34 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
       ...(options.anomalies ? [new KpiAnomalies(options.anomalies)] : []),
       ...(drivers ? [drivers] : []),
       new NextBestActions({ rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys }),
+      serving,
     ];
     super('journey', head, stages);
+    this.#openSignals = serving.openSignals;
+    this.live = new CxLiveView({ sessions: head.windows, journeys: history.journeys, lastSessions: serving.lastSessions, openSignals: serving.openSignals });
+  }
+
+  // A customer's signals are decided item by item (records, and the sessions a partition's watermark closes): the
+  // signals emitted there are also kept as the customer's open signals. Aggregate (anomaly) signals come on the global
+  // watermark, which is not tapped.
+  override process(records: readonly StreamRecord<CxEvent>[], out: Outputs<CxOutputs>, context: OperatorContext): void {
+    super.process(records, this.#keepingSignals(out, context), context);
+  }
+
+  override onPartitionWatermark(partition: number, watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    super.onPartitionWatermark(partition, watermark, this.#keepingSignals(out, context), context);
+  }
+
+  #keepingSignals(out: Outputs<CxOutputs>, context: OperatorContext): Outputs<CxOutputs> {
+    const open = this.#openSignals;
+    return {
+      emit(output, value) {
+        if (output === 'signals') {
+          const signal = value as Signal;
+          open.emitted(signal, context.partitionOf?.(signal.customer_id) ?? 0);
+        }
+        out.emit(output, value);
+      },
+    };
   }
 }

@@ -1,7 +1,7 @@
 // A running embedded pipeline (`replay --rate`) serves read-only live SQL to other processes, @clickhouse/client and curl, and a live KPI page a real browser renders.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,13 +10,15 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ClickHouseLogLevel } from '@clickhouse/client';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toContractJson } from '../../schemas/events.ts';
+import { isSessionEvent, sessionKeyOf, toContractJson } from '../../schemas/events.ts';
 import { generateDay } from '../../sources/generator/synthetic-day.ts';
 import { waitFor } from '../support/environment.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bin/touchstream.mjs');
 const CHROMIUM = '/usr/bin/chromium';
+/** Where the test writes what a person looks at (the KPI page's screenshot). */
+const OUTPUT = join(import.meta.dirname, '../output');
 
 /** `touchstream query` in a process of its own, as a user types it. */
 const query = async (dataDir: string, sql: string, format = 'JSONEachRow') =>
@@ -69,6 +71,45 @@ describe('live serving of a running embedded pipeline', () => {
     expect(pretty).toContain('┌─one─┐');
   });
 
+  it('answers a customer\'s open session over the customer API while the replay runs, as fed', async () => {
+    // What was fed: each key's session events (the file is in time order, without duplicates: none is late).
+    const fed = new Map<string, number[]>();
+    for (const event of events) {
+      if (!isSessionEvent(event)) continue;
+      const key = sessionKeyOf(event);
+      fed.set(key, [...(fed.get(key) ?? []), event.occurred_at]);
+    }
+    const keys = [...fed.keys()];
+    const ask = async (key: string) => {
+      const response = await fetch(`${url}/v1/customers/${encodeURIComponent(key)}/session`);
+      return { status: response.status, body: (await response.json()) as { status: string; session: { events: number; started_at: string; ended_at: string; customer_id: string } } };
+    };
+    // Some customer's session is open at any moment of the run: ask them all until one is.
+    const open = await waitFor(async () => {
+      for (const key of keys) {
+        const answer = await ask(key);
+        if (answer.status === 200 && answer.body.status === 'open') return { key, ...answer.body };
+      }
+      return undefined;
+    }, 40_000, 'an open session on the customer API');
+    expect(pipeline.exitCode).toBeNull();
+    const from = Date.parse(open.session.started_at);
+    const to = Date.parse(open.session.ended_at);
+    const times = fed.get(open.key)!;
+    expect(times).toContain(from);
+    expect(times).toContain(to);
+    // Its KPIs so far count exactly the key's events fed between its first and its last one so far.
+    expect(open.session.events).toBe(times.filter((time) => time >= from && time <= to).length);
+    expect(open.session.customer_id).toBe(open.key);
+    const journey = await (await fetch(`${url}/v1/customers/${encodeURIComponent(open.key)}/journey`)).json() as { sessions: Array<{ status: string; started_at: string }> };
+    expect(journey.sessions.at(-1)).toMatchObject({ status: 'open', started_at: open.session.started_at });
+    expect((await fetch(`${url}/v1/customers/${encodeURIComponent(open.key)}/signals`)).status).toBe(200);
+    expect((await fetch(`${url}/v1/customers/nobody-at-all/session`)).status).toBe(404);
+    const document = await (await fetch(`${url}/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toContain('/v1/customers/{id}/session');
+  });
+
   it('shows the live KPI page in a real browser, in German, with charts that update as events flow', async () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
     try {
@@ -102,6 +143,11 @@ describe('live serving of a running embedded pipeline', () => {
       expect(updated.points).toBeGreaterThan(flowing.points);
       await page.goto(`${url}/live?lang=en`);
       expect(await page.textContent('h1')).toContain('live customer experience');
+      // Once its charts have a few points again: the screenshot the README shows (docs/live-kpi-page.png).
+      await waitFor(async () => ((await snapshot()).points >= 4 ? true : undefined), 15_000, 'points on the English page');
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.screenshot({ path: join(OUTPUT, 'live-kpi-page.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

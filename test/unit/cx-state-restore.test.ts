@@ -73,10 +73,11 @@ const page = (id: string, minutes: number, customer: string, pageType = 'home', 
 const call = (id: string, minutes: number, customer: string) => event(id, 'contact', minutes, { kind: 'call', reason: 'order' }, { customer, channel: 'call_center' });
 
 describe('the journey operator declares every CX state store', () => {
-  it('checkpoints sessions, dedup ids, contact policy, customer journeys, X+O link, channel switches and the KPI roll-up', () => {
+  it('checkpoints sessions, dedup ids, contact policy, customer journeys, X+O link, channel switches, the KPI roll-up and what the serving API reads', () => {
     expect(journey().stateStores).toEqual([
       'journey-sessions', 'journey-seen-ids', 'journey-customers', 'journey-pending-feedback',
       'journey-pending-contacts', 'journey-page-views', 'journey-videos', 'journey-campaign-touches', 'journey-kpi-rollup', 'contact-policy',
+      'journey-last-sessions', 'journey-open-signals',
     ]);
     expect(new PurchaseAttributionOperator().stateStores).toEqual(['attribution-touches', 'attribution-pending-purchases']);
   });

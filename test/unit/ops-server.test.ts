@@ -47,4 +47,17 @@ describe('startOpsServer', () => {
     expect(echoed.headers.get('x-hello')).toBeNull();
     expect((await fetch(`${ops.url}/metrics`)).headers.get('x-hello')).toBeNull();
   });
+
+  it('takes path parameters up to 256 characters (customer ids URL-encoded, pseudonyms)', async () => {
+    const ids: FastifyPluginAsync = async (app) => {
+      app.get('/v1/customers/:id/session', async (request) => ({ id: (request.params as { id: string }).id }));
+    };
+    ops = await startOpsServer({ metrics: new PrometheusMetrics(), ready: () => true, port: 0, plugins: [ids] });
+    // An id is URL-encoded in the path: 42 'ü' are 252 characters there (fastify's default limit is 100).
+    const id = 'ü'.repeat(42);
+    const answer = await fetch(`${ops.url}/v1/customers/${encodeURIComponent(id)}/session`);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ id });
+    expect((await fetch(`${ops.url}/v1/customers/${'x'.repeat(257)}/session`)).status).toBe(404);
+  });
 });

@@ -113,6 +113,14 @@ const letter = (original: string, message = 'invalid_event'): DeadLetter => ({
 });
 
 describe('PrivacyEdge', () => {
+  it('gives the serving API the id as stored: the pseudonym events get with a key (a pseudonym stays), the id itself without', () => {
+    const edge = new PrivacyEdge({ key, scrub: false });
+    const [stored] = edge.events([{ event_id: 'e1', type: 'page_view', occurred_at: 0, customer_id: 'cust-7', anonymous_id: null, channel: 'web', touchpoint: null, experiment: null, properties: {} } as unknown as CxEvent]);
+    expect(edge.storedIdOf('cust-7')).toBe(stored!.customer_id);
+    expect(edge.storedIdOf(stored!.customer_id!)).toBe(stored!.customer_id);
+    expect(new PrivacyEdge({ scrub: true }).storedIdOf('cust-7')).toBe('cust-7');
+  });
+
   it('without a key passes ids unchanged and still scrubs free text', () => {
     const edge = new PrivacyEdge({ scrub: true });
     const [scrubbed] = edge.events([event({ type: 'survey_response', properties: { survey_id: 's', metric: 'nps', score: 2, comment: 'ruft an: 0171 1234567', language: 'de' } })]);
