@@ -5,7 +5,9 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'forks' },
+        // Some unit tests process a generated day (key drivers' bootstrap): seconds of CPU, more while the integration
+        // project runs beside them on two cores. A time limit here only catches hangs, never speed.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'forks', testTimeout: 60_000 },
       },
       {
         test: {
