@@ -7,6 +7,9 @@ import type { CxItem, CxOutputs } from '../journey-items.ts';
 import type { SessionAccumulator } from '../session-kpis.ts';
 import { sessionKpiAggregator, sessionKpis } from '../session-kpis.ts';
 
+/** Appended to a handed-over copy's event_id in the dedup set (U+001F: no contract id holds it in practice). */
+const COPY_ID_SUFFIX = '\u001fcopy';
+
 export interface SessionisationOptions {
   /** Session inactivity gap (CONTRACT §2: 30 min by default). */
   sessionGapMs: number;
@@ -67,7 +70,9 @@ export class Sessionisation implements ChainHead<CxEvent, CxItem, CxOutputs> {
       }
       return;
     }
-    if (!this.#seen.add(event.event_id, record.eventTime, record.partition, record.partitionWatermark)) {
+    // A copy is deduplicated among copies: its original may share this partition (the anonymous and the customer key
+    // can), and that is no duplicate.
+    if (!this.#seen.add(`${event.event_id}${COPY_ID_SUFFIX}`, record.eventTime, record.partition, record.partitionWatermark)) {
       context.metrics.count('touchstream_duplicate_events_total', 1, { operator: this.name });
       return;
     }
