@@ -36,7 +36,7 @@ import type { TableLoadResult } from '../loader/table-loader.ts';
 import { runTableLoader } from '../loader/table-loader.ts';
 import { createEventDecoder } from '../sources/kafka/event-decoder.ts';
 import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
-import { IdentityStitcher } from '../sources/identity/index.ts';
+import { IdentityStitcher, withoutHandover } from '../sources/identity/index.ts';
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
@@ -199,7 +199,7 @@ export function inputPublisher(runtime: Runtime) {
   return {
     publish: (events: readonly CxEvent[]) => {
       const kept = runtime.privacy.events(events);
-      if (identity === null) return publisher.publish(kept);
+      if (identity === null) return publisher.publish(withoutHandover(kept));
       const stitched = identity.stitch(kept);
       for (const [what, count] of Object.entries(stitched.counts)) if (count > 0) metrics.count('touchstream_identity_stitching_total', count, { what });
       metrics.gauge('touchstream_identity_visitors', identity.size, {});

@@ -47,6 +47,12 @@ interface Visitor {
   overflow: boolean;
 }
 
+/** Sources' events without identity stitching's marks (set only by the stitcher, never taken from input); in place. */
+export function withoutHandover<T extends readonly CxEvent[]>(events: T): T {
+  for (const event of events) if (event.handover !== undefined) delete event.handover;
+  return events;
+}
+
 /**
  * Stitches in publish order, so the input topic itself carries the result and every replay of it (any batch size,
  * any partition count) decides the same: a login's copies sit in the customer's partition right before the login, in
@@ -67,8 +73,10 @@ export class IdentityStitcher {
     const counts: StitchCounts = { logins: 0, handovers: 0, copied: 0, routed: 0, conflicts: 0, overflows: 0 };
     const out: CxEvent[] = [];
     for (const event of events) {
+      // A mark from the source's input (an Avro topic's producer) is not ours to trust: only this stitcher sets it.
+      if (event.handover !== undefined) delete event.handover;
       const anonymous = event.anonymous_id;
-      if (anonymous === null || event.handover !== undefined) {
+      if (anonymous === null) {
         out.push(event);
         continue;
       }

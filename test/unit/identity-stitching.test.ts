@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SessionWindows } from '../../engine/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { partitionKeyOf } from '../../sources/kafka/event-publisher.ts';
-import { IdentityStitcher } from '../../sources/identity/index.ts';
+import { IdentityStitcher, withoutHandover } from '../../sources/identity/index.ts';
 import { MIN, at, event, journeyHarness } from '../support/cx-harness.ts';
 
 const sha = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
@@ -66,6 +66,12 @@ describe('IdentityStitcher (the source edge)', () => {
     const long = stitcher({ maxEventsPerVisitor: 2 }).stitch([page('ap1', 0, 'home'), page('ap2', 1, 'home'), page('ap3', 2, 'home'), page('lg', 3, 'help', 'c1')]);
     expect(long.events.filter((e) => e.handover !== undefined)).toEqual([]);
     expect(long.counts.overflows).toBe(1);
+  });
+
+  it('never trusts a handover mark that came with the input: it is removed, and the event stitched like any other', () => {
+    const forged = { ...page('f1', 0, 'home', 'c9'), handover: 'link' } as CxEvent;
+    expect(shape(stitcher().stitch([forged]).events)).toEqual([['f1', 'c9', 'a1', null, 'c9']]);
+    expect(shape(withoutHandover([{ ...page('f2', 0, 'home'), handover: 'copy' } as CxEvent]))).toEqual([['f2', null, 'a1', null, 'a1']]);
   });
 
   it('forgets the least recently seen anonymous id beyond its bound', () => {
