@@ -1,6 +1,7 @@
 // Pins identity stitching on hand-built journeys: the edge's copies, links and routing, and what the CX chain makes of them (one session for the customer, rules that see the anonymous part, nothing left under the anonymous id).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { StateChange } from '../../engine/index.ts';
 import { SessionWindows } from '../../engine/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { partitionKeyOf } from '../../sources/kafka/event-publisher.ts';
@@ -135,6 +136,52 @@ describe('stitched journeys in the CX chain', () => {
     const harness = run(journey(), false);
     expect(harness.outputs.sessions.map((row) => [row.customer_id, row.events, row.help_views])).toEqual([['a1', 5, 2], ['c1', 2, 1]]);
     expect(harness.outputs.signals.map((s) => [s.action, s.customer_id])).toEqual([['cart_reminder', 'a1']]);
+  });
+});
+
+describe('stitching across a restart', () => {
+  /** Checkpoints after each step; before step `restartBefore` a fresh operator is restored from the compacted changelog (through JSON). */
+  const run = (steps: ReadonlyArray<(harness: ReturnType<typeof journeyHarness>) => unknown>, restartBefore: number | null) => {
+    const changelog = new Map<string, StateChange>();
+    const harnesses = [journeyHarness()];
+    steps.forEach((step, index) => {
+      if (index === restartBefore) {
+        const fresh = journeyHarness();
+        fresh.operator.reset();
+        const stores = new Map<string, Map<number, Map<string, unknown>>>();
+        for (const change of changelog.values()) {
+          if (change.value === null) continue;
+          const partitions = stores.get(change.store) ?? stores.set(change.store, new Map()).get(change.store)!;
+          const entries = partitions.get(change.partition) ?? partitions.set(change.partition, new Map()).get(change.partition)!;
+          entries.set(change.key, JSON.parse(JSON.stringify(change.value)));
+        }
+        for (const [store, partitions] of stores) for (const [partition, entries] of partitions) fresh.operator.restore(store, partition, entries);
+        harnesses.push(fresh);
+      }
+      const harness = harnesses.at(-1)!;
+      step(harness);
+      for (const change of harness.operator.snapshot()) changelog.set(`${change.store}|${change.partition}|${change.key}`, change);
+    });
+    const pick = (name: 'sessions' | 'signals' | 'page_views' | 'events') => harnesses.flatMap((harness) => harness.outputs[name] as unknown[]);
+    return { sessions: pick('sessions'), signals: pick('signals'), page_views: pick('page_views'), events: pick('events') };
+  };
+
+  it('gives the rows of an uninterrupted run whichever step the worker restarts before', () => {
+    const stitched = stitcher().stitch(journey()).events;
+    const anonymous = stitched.filter((e) => partitionKeyOf(e) === 'a1' && e.handover === undefined);
+    const copies = stitched.filter((e) => e.handover === 'copy');
+    const link = stitched.filter((e) => e.handover === 'link');
+    const rest = stitched.filter((e) => partitionKeyOf(e) === 'c1' && e.handover === undefined);
+    // Log order per partition: a1's browsing, then its link (partition 0); the copies, then the login and after (partition 1).
+    const steps = [
+      (harness: ReturnType<typeof journeyHarness>) => harness.process(anonymous, Number.NEGATIVE_INFINITY, 0),
+      (harness: ReturnType<typeof journeyHarness>) => harness.process(copies, Number.NEGATIVE_INFINITY, 1),
+      (harness: ReturnType<typeof journeyHarness>) => harness.process(link, Number.NEGATIVE_INFINITY, 0),
+      (harness: ReturnType<typeof journeyHarness>) => harness.process(rest, Number.NEGATIVE_INFINITY, 1).watermark(Number.POSITIVE_INFINITY),
+    ];
+    const uninterrupted = run(steps, null);
+    expect(uninterrupted.sessions.map((row) => (row as { customer_id: string; events: number }).events)).toEqual([7]);
+    for (const restartBefore of [1, 2, 3]) expect(run(steps, restartBefore)).toEqual(uninterrupted);
   });
 });
 
