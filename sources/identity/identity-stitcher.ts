@@ -45,6 +45,8 @@ interface Visitor {
   last: number;
   /** The current session outgrew `maxEventsPerVisitor`: it will not be handed over. */
   overflow: boolean;
+  /** When it last moved to the young end of the recency order (a count of such moves). */
+  moved: number;
 }
 
 /** Sources' events without identity stitching's marks (set only by the stitcher, never taken from input); in place. */
@@ -60,6 +62,8 @@ export function withoutHandover<T extends readonly CxEvent[]>(events: T): T {
  */
 export class IdentityStitcher {
   readonly #visitors = new Map<string, Visitor>();
+  /** Moves to the young end of `#visitors` so far. */
+  #moves = 0;
 
   constructor(private readonly options: IdentityStitcherOptions) {}
 
@@ -134,14 +138,22 @@ export class IdentityStitcher {
     }
   }
 
-  /** The visitor of an anonymous id, as the most recently seen (the least recently seen beyond `maxVisitors` is forgotten). */
+  /**
+   * The visitor of an anonymous id. Beyond `maxVisitors` the least recently seen is forgotten: the map is kept in
+   * recency order, but a visitor seen again moves to its young end only once it is in the older half (a move on
+   * every event cost most of the stitcher's time), so none seen within the last `maxVisitors / 2` moves is forgotten.
+   */
   #visitor(anonymous: string): Visitor {
     let visitor = this.#visitors.get(anonymous);
     if (visitor === undefined) {
-      visitor = { customer: null, events: [], first: 0, last: 0, overflow: false };
       if (this.#visitors.size >= this.options.maxVisitors) this.#visitors.delete(this.#visitors.keys().next().value!);
-    } else this.#visitors.delete(anonymous);
-    this.#visitors.set(anonymous, visitor);
+      visitor = { customer: null, events: [], first: 0, last: 0, overflow: false, moved: ++this.#moves };
+      this.#visitors.set(anonymous, visitor);
+    } else if (this.#moves - visitor.moved > this.options.maxVisitors / 2) {
+      this.#visitors.delete(anonymous);
+      this.#visitors.set(anonymous, visitor);
+      visitor.moved = ++this.#moves;
+    }
     return visitor;
   }
 }
