@@ -5,6 +5,7 @@ import type { StateChange } from '../../engine/index.ts';
 import { SessionWindows } from '../../engine/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { partitionKeyOf } from '../../sources/kafka/event-publisher.ts';
+import { generateDay } from '../../sources/generator/synthetic-day.ts';
 import { IdentityStitcher, withoutHandover } from '../../sources/identity/index.ts';
 import { MIN, at, event, journeyHarness } from '../support/cx-harness.ts';
 
@@ -182,6 +183,24 @@ describe('stitching across a restart', () => {
     const uninterrupted = run(steps, null);
     expect(uninterrupted.sessions.map((row) => (row as { customer_id: string; events: number }).events)).toEqual([7]);
     for (const restartBefore of [1, 2, 3]) expect(run(steps, restartBefore)).toEqual(uninterrupted);
+  });
+});
+
+describe('the generator\'s logins', () => {
+  it('leaves the day unchanged without them, and with them makes devices browse anonymously, then log in, in their first session', () => {
+    expect(generateDay({ seed: 4, customers: 200, loginShare: 0 })).toEqual(generateDay({ seed: 4, customers: 200 }));
+    const day = generateDay({ seed: 4, customers: 200, loginShare: 0.5 });
+    const anonymousDevices = new Set(day.filter((e) => e.customer_id === null && e.anonymous_id?.startsWith('device-')).map((e) => e.anonymous_id));
+    expect(anonymousDevices.size).toBeGreaterThan(10);
+    // Each such device logs in later: an event with both ids, after its anonymous ones.
+    for (const device of anonymousDevices) {
+      const own = day.filter((e) => e.anonymous_id === device);
+      const login = own.findIndex((e) => e.customer_id !== null && (e.channel === 'web' || e.channel === 'app'));
+      expect(login).toBeGreaterThan(0);
+      expect(own.slice(0, login).some((e) => e.customer_id === null)).toBe(true);
+    }
+    const { counts } = stitcher().stitch(day);
+    expect(counts.handovers + counts.routed).toBeGreaterThan(10);
   });
 });
 
