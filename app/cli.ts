@@ -94,9 +94,9 @@ function scheduleRetention(runtime: { config: Config; clickhouse: Parameters<typ
   });
 }
 
-async function writeDay(path: string, seed: number, customers: number): Promise<number> {
+async function writeDay(path: string, seed: number, customers: number, loginShare = 0): Promise<number> {
   mkdirSync(dirname(path), { recursive: true });
-  const events = generateDay({ seed, customers });
+  const events = generateDay({ seed, customers, loginShare });
   const out = createWriteStream(path);
   for (const event of events) {
     if (!out.write(`${JSON.stringify(toContractJson(event))}\n`)) await once(out, 'drain');
@@ -130,8 +130,9 @@ program
   .argument('[file]', 'output file', 'day.ndjson')
   .option('--seed <n>', 'random seed', (value) => Number.parseInt(value, 10), 42)
   .option('--customers <n>', 'customers in the day', (value) => Number.parseInt(value, 10), 2000)
-  .action(async (file: string, flags: { seed: number; customers: number }) => {
-    const count = await writeDay(file, flags.seed, flags.customers);
+  .option('--login-share <share>', 'share of customers with a device who browse anonymously before logging in (0–1; identity stitching)', Number.parseFloat, 0)
+  .action(async (file: string, flags: { seed: number; customers: number; loginShare: number }) => {
+    const count = await writeDay(file, flags.seed, flags.customers, flags.loginShare);
     console.log(`wrote ${count} events for ${flags.customers} customers (seed ${flags.seed}) to ${file}`);
   });
 

@@ -5,6 +5,7 @@ import { TouchstreamError } from '../schemas/errors.ts';
 import type { ActionRouting } from '../actions/index.ts';
 import { loadDestinationsFile } from '../actions/index.ts';
 import { collectorConfigSchema } from '../sources/collector/config.ts';
+import { identityConfigSchema } from '../sources/identity/index.ts';
 import { anomalyConfigSchema } from '../pipelines/cx/anomaly-detector.ts';
 import { driverAnalysisConfigSchema } from '../pipelines/cx/driver-analysis.ts';
 import { KEY_ID_PATTERN } from '../privacy/key.ts';
@@ -126,6 +127,8 @@ export const configSchema = z.object({
   serving: servingConfigSchema.prefault({}),
   /** The HTTP collector of `touchstream collect` (events, survey and social webhooks). */
   collector: collectorConfigSchema.prefault({}),
+  /** Identity stitching at the source edge (docs/analytics.md): a login hands the anonymous visitor's open session over to the customer. */
+  identity: identityConfigSchema.extend({ enabled: flag.default(true) }).prefault({}),
   /** Privacy at the source edge (docs/privacy.md): keyed pseudonyms of customer ids, free-text scrubbing. */
   privacy: z
     .object({
@@ -192,6 +195,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: 'privacy.keyFile',
   TOUCHSTREAM_PSEUDONYMISATION_KEY_ID: 'privacy.keyId',
   TOUCHSTREAM_SCRUB_FREE_TEXT: 'privacy.scrub',
+  TOUCHSTREAM_IDENTITY_STITCHING: 'identity.enabled',
   TOUCHSTREAM_CLICKHOUSE_RETENTION_DAYS: 'clickhouse.retentionDays',
   TOUCHSTREAM_CLICKHOUSE_RETENTION: 'clickhouse.retention',
   TOUCHSTREAM_DEAD_LETTER_BYTES_RETENTION_DAYS: 'clickhouse.deadLetterBytesDays',

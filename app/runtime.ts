@@ -36,6 +36,7 @@ import type { TableLoadResult } from '../loader/table-loader.ts';
 import { runTableLoader } from '../loader/table-loader.ts';
 import { createEventDecoder } from '../sources/kafka/event-decoder.ts';
 import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
+import { IdentityStitcher, withoutHandover } from '../sources/identity/index.ts';
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
@@ -62,6 +63,8 @@ export interface Runtime {
   metrics: Metrics;
   /** Pseudonymises and scrubs every source's events and dead letters before they are published (docs/privacy.md). */
   privacy: PrivacyEdge;
+  /** Stitches anonymous journeys to the customer at a login, after the privacy edge (docs/analytics.md); null when off. */
+  identity: IdentityStitcher | null;
   close(): Promise<void>;
 }
 
@@ -151,6 +154,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     codecs,
     metrics,
     privacy,
+    identity: config.identity.enabled
+      ? new IdentityStitcher({ sessionGapMs: config.session.gapMs, maxVisitors: config.identity.maxVisitors, maxEventsPerVisitor: config.identity.maxEventsPerVisitor })
+      : null,
     async close() {
       await producer.close();
       if (!options.log) await log.close();
@@ -184,10 +190,23 @@ export function deadLetterPath(runtime: Runtime): DeadLetterPath {
   };
 }
 
-/** Publishes a source's events to the input topic once the privacy edge has pseudonymised and scrubbed them. */
+/**
+ * Publishes a source's events to the input topic once the privacy edge has pseudonymised and scrubbed them and
+ * identity stitching has handed anonymous sessions over at logins (on the pseudonyms: both ids are keyed the same way).
+ */
 export function inputPublisher(runtime: Runtime) {
   const publisher = createEventPublisher(runtime.producer, runtime.codecs.event, runtime.config.kafka.inputTopic);
-  return { publish: (events: readonly CxEvent[]) => publisher.publish(runtime.privacy.events(events)) };
+  const { identity, metrics } = runtime;
+  return {
+    publish: (events: readonly CxEvent[]) => {
+      const kept = runtime.privacy.events(events);
+      if (identity === null) return publisher.publish(withoutHandover(kept));
+      const stitched = identity.stitch(kept);
+      for (const [what, count] of Object.entries(stitched.counts)) if (count > 0) metrics.count('touchstream_identity_stitching_total', count, { what });
+      metrics.gauge('touchstream_identity_visitors', identity.size, {});
+      return publisher.publish(stitched.events);
+    },
+  };
 }
 
 export interface IngestResult {

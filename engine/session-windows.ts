@@ -265,6 +265,29 @@ export class SessionWindows<E, A> implements StateStore {
     return lowest;
   }
 
+  /**
+   * Removes, without closing them, the key's open sessions that an event at `eventTime` would join, and answers them:
+   * their events now belong to another key (identity stitching hands an anonymous session over to the customer). No
+   * close, no reach kept: the key's next event starts afresh.
+   */
+  remove(key: string, eventTime: number): Session<A>[] {
+    const open = this.#open.get(key);
+    if (open === undefined) return [];
+    const gap = this.spec.gapMs;
+    const sessions = Array.isArray(open) ? open : [open];
+    const removed = sessions.filter((session) => eventTime >= session.start - gap && eventTime <= session.last + gap);
+    if (removed.length === 0) return [];
+    const kept = sessions.filter((session) => !removed.includes(session));
+    for (const session of removed) {
+      this.#unschedule(session);
+      this.#size--;
+    }
+    if (kept.length === 0) this.#open.delete(key);
+    else this.#open.set(key, kept.length === 1 ? kept[0]! : kept);
+    if (!this.#changed.has(key)) this.#changed.set(key, removed[0]!.partition);
+    return removed;
+  }
+
   /** The open sessions of a key (for rules that look at the live session). */
   sessionsOf(key: string): readonly Session<A>[] {
     const open = this.#open.get(key);

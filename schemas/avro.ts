@@ -32,7 +32,7 @@ export const PROPERTY_BRANCH: Record<EventType, string> = Object.fromEntries(
 
 /** The Avro record shape of an event: the same as `CxEvent` except that `properties` is wrapped by its branch. */
 export function eventToAvro(event: CxEvent): Record<string, unknown> {
-  return { ...event, properties: { [PROPERTY_BRANCH[event.type]]: event.properties } };
+  return { ...event, handover: event.handover ?? null, properties: { [PROPERTY_BRANCH[event.type]]: event.properties } };
 }
 
 /** Unwraps a decoded Avro event; null when `properties` is not the branch that `type` requires. */
@@ -41,6 +41,8 @@ export function eventFromAvro(decoded: Record<string, unknown>): CxEvent | null 
   const properties = wrapped[PROPERTY_BRANCH[decoded.type as EventType]];
   if (properties === undefined) return null;
   decoded.properties = properties;
+  // Only stitching's copies and links carry it: every other event reads as the contract's, without the field.
+  if (decoded.handover === null) delete decoded.handover;
   return decoded as unknown as CxEvent;
 }
 

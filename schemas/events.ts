@@ -97,8 +97,18 @@ export type CxEvent = {
     touchpoint: string | null;
     experiment: Experiment | null;
     properties: PropertiesOf<T>;
+    /** Set only by identity stitching at the source edge, never from input (see `Handover`). */
+    handover?: Handover;
   };
 }[EventType];
+
+/**
+ * Identity stitching's marks on the input topic (docs/analytics.md "Identity stitching"): `copy`, an anonymous
+ * visitor's event of its open session handed over to the customer who logged in (keyed by that customer, just before
+ * the login); `link`, the login itself once more, keyed by the anonymous id, so the anonymous key's partition drops the
+ * open session it handed over.
+ */
+export type Handover = 'copy' | 'link';
 
 export type CxEventOf<T extends EventType> = Extract<CxEvent, { type: T }>;
 

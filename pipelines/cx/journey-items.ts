@@ -37,6 +37,12 @@ export interface EventItem {
   /** The live session (session events only); null for other events and for late ones. */
   readonly session: LiveSession | null;
   readonly late: boolean;
+  /**
+   * Identity stitching's copy of an anonymous visitor's event, handed over to the customer at a login: it joins the
+   * customer's live session (its KPIs, page and video rows, what rules read) but was counted, rolled up and judged by
+   * the rules already, under the anonymous id, where it first arrived; stages that act per event skip it.
+   */
+  readonly handedOver: boolean;
   /** Set by the sentiment stage for survey comments and social texts. */
   sentiment: Sentiment | null;
   /** Rules that fired on this event, decided by the contact policy at the end of the chain. */
@@ -53,4 +59,16 @@ export interface SessionClosedItem {
   readonly firings: Firing[];
 }
 
-export type CxItem = EventItem | SessionClosedItem;
+/**
+ * An anonymous visitor's open session that identity stitching handed over to the customer at a login (its events went
+ * to the customer's partition as copies): it is dropped here without closing, so no row is written for it; stages
+ * drop what they hold for it.
+ */
+export interface SessionHandedOverItem {
+  readonly kind: 'session_handed_over';
+  readonly session: Session<SessionAccumulator>;
+  readonly key: string;
+  readonly partition: number;
+}
+
+export type CxItem = EventItem | SessionClosedItem | SessionHandedOverItem;

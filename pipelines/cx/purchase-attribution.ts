@@ -45,6 +45,8 @@ export class PurchaseAttributionOperator extends StoreBackedOperator implements 
     const max = this.options.maxTouchesPerCustomer ?? 200;
     for (const record of records) {
       const event = record.value;
+      // Identity stitching's copies and links: the purchase or touch was attributed where it first arrived.
+      if (event.handover !== undefined) continue;
       if (event.type === 'purchase') {
         if (!this.#pending.has(record.key, (pending) => pending.event.event_id === event.event_id)) this.#pending.add(record.key, record.partition, { key: record.key, event });
         taken++;

@@ -16,6 +16,12 @@ export const generatorConfigSchema = z.object({
    * which events are generated or their ids and times.
    */
   plantedDrivers: z.boolean().default(true),
+  /**
+   * Share of customers with a device id who browse anonymously before logging in (identity stitching, issue 16): in
+   * their first web/app session the events before the middle page view carry only the device's anonymous_id, the
+   * rest both ids. 0 (the default) changes nothing else: no random draw is taken for it.
+   */
+  loginShare: z.number().min(0).max(1).default(0),
 });
 export type GeneratorConfig = z.input<typeof generatorConfigSchema>;
 
@@ -76,12 +82,15 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
     const anonymous = chance(options.anonymousShare);
     const customer = anonymous ? { customer_id: null, anonymous_id: `anon-${options.seed}-${index}` } : { customer_id: `cust-${index}`, anonymous_id: chance(0.5) ? `device-${index}` : null };
     const experiment = chance(0.5) ? { id: 'checkout-redesign', variant: chance(0.5) ? 'A' : 'B' } : null;
+    const logsIn = options.loginShare > 0 && customer.anonymous_id !== null && chance(options.loginShare);
+    /** Browsing anonymously (before the login of a `logsIn` customer): web/app events carry only the device id. */
+    let beforeLogin = false;
     const emit = (time: number, channel: Channel, type: CxEvent['type'], properties: Record<string, unknown>, touchpoint: string | null = null) => {
       events.push({
         event_id: `evt-${options.seed}-${(sequence++).toString(36)}`,
         type,
         occurred_at: Math.round(time),
-        ...customer,
+        ...(beforeLogin && (channel === 'web' || channel === 'app') ? { customer_id: null, anonymous_id: customer.anonymous_id } : customer),
         channel,
         touchpoint,
         experiment: channel === 'web' || channel === 'app' ? experiment : null,
@@ -111,7 +120,9 @@ export function generateDay(config: GeneratorConfig = {}): CxEvent[] {
       let errors = 0;
       let videosCompleted = 0;
       const views = 1 + Math.floor(random() * 8);
+      beforeLogin = logsIn && s === 0 && views >= 2;
       for (let v = 0; v < views; v++) {
+        if (v === Math.floor(views / 2)) beforeLogin = false; // logs in: this page view carries both ids
         const pageType = v === 0 ? pick(['home', 'category', 'product'] as const) : pick(['category', 'product', 'product', 'cart', 'help', 'contact', 'other'] as const);
         if (pageType === 'help' || pageType === 'contact') helpViews++;
         emit(time, channel, 'page_view', { page: `/${pageType}/${Math.floor(random() * 50)}`, page_type: pageType }, pick(TOUCHPOINTS));

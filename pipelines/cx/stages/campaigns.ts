@@ -27,7 +27,7 @@ export class Campaigns implements ChainStage<CxItem, CxOutputs> {
 
   onItem(item: CxItem, out: Outputs<CxOutputs>): void {
     if (item.kind === 'session_closed') this.#closed(item, out);
-    else if (!item.late) this.#touch(item, out);
+    else if (item.kind === 'event' && !item.late && !item.handedOver) this.#touch(item, out);
   }
 
   onWatermark(watermark: number): void {

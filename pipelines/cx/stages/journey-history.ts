@@ -46,7 +46,7 @@ export class JourneyHistory implements ChainStage<CxItem, CxOutputs> {
       }, item.partition);
       return;
     }
-    if (item.late) return;
+    if (item.kind !== 'event' || item.late) return;
     const { event, key, partition } = item;
     switch (event.type) {
       case 'survey_response':

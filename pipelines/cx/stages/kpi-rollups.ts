@@ -15,10 +15,11 @@ export class KpiRollups implements ChainStage<CxItem, CxOutputs> {
     this.stores = [this.#rollup];
   }
 
-  /** Every accepted event counts, late ones included; a session counts when it closes. */
+  /** Every accepted event counts, late ones included (a handed-over copy counted where it first arrived); a session counts when it closes. */
   onItem(item: CxItem): void {
-    if (item.kind === 'event') this.#rollup.addEvent(item.event, item.partition);
-    else this.#rollup.addSession(item.kpis, item.session.accumulator.touchpoint, item.partition);
+    if (item.kind === 'event') {
+      if (!item.handedOver) this.#rollup.addEvent(item.event, item.partition);
+    } else if (item.kind === 'session_closed') this.#rollup.addSession(item.kpis, item.session.accumulator.touchpoint, item.partition);
   }
 
   onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
@@ -45,7 +46,7 @@ export class KpiAnomalies implements ChainStage<CxItem, CxOutputs> {
 
   onItem(item: CxItem): void {
     if (item.kind === 'session_closed') this.detector.addSession(item.kpis, item.partition);
-    else if (!item.late) this.detector.addEvent(item.event, item.sentiment, item.partition);
+    else if (item.kind === 'event' && !item.late && !item.handedOver) this.detector.addEvent(item.event, item.sentiment, item.partition);
   }
 
   onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {

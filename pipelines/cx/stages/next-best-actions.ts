@@ -51,7 +51,9 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
       this.#decide(item.firings, 'session_closed', out, context);
       return;
     }
-    if (item.late) return; // a late event changes no closed session and fires nothing
+    // A late event changes no closed session and fires nothing; a handed-over copy was judged where it first arrived
+    // (its KPIs are in the customer's live session, which the rules read at the customer's next event).
+    if (item.kind !== 'event' || item.late || item.handedOver) return;
     const { event, key, session } = item;
     item.firings.push(...this.#rules.onEvent(event, key, session, item.sentiment, () => this.#journeyFacts(key, session, event.occurred_at, null)));
     this.#decide(item.firings, 'event', out, context);

@@ -13,6 +13,7 @@ export class PageViews implements ChainStage<CxItem, CxOutputs> {
 
   onItem(item: CxItem, out: Outputs<CxOutputs>): void {
     if (item.kind === 'session_closed') return this.#closed(item, out);
+    if (item.kind === 'session_handed_over') return void this.#buffer.take(item.key, item.partition, item.session.start, item.session.last);
     if (item.late || item.session === null) return;
     const { event } = item;
     if (event.type === 'page_view') {

@@ -7,6 +7,9 @@ import type { CxItem, CxOutputs } from '../journey-items.ts';
 import type { SessionAccumulator } from '../session-kpis.ts';
 import { sessionKpiAggregator, sessionKpis } from '../session-kpis.ts';
 
+/** Appended to a handed-over copy's event_id in the dedup set (U+001F: no contract id holds it in practice). */
+const COPY_ID_SUFFIX = '\u001fcopy';
+
 export interface SessionisationOptions {
   /** Session inactivity gap (CONTRACT §2: 30 min by default). */
   sessionGapMs: number;
@@ -29,6 +32,7 @@ export class Sessionisation implements ChainHead<CxEvent, CxItem, CxOutputs> {
   }
 
   onRecord(record: StreamRecord<CxEvent>, emit: EmitItem<CxItem>, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    if (record.value.handover !== undefined) return this.#handover(record, emit, context);
     // Sessions of this partition that its watermark closed before this record close first, in log order: what
     // follows from their close is decided before what this record does, whatever the batch boundaries.
     this.#closeSessions(record.partition, record.partitionWatermark, emit);
@@ -45,7 +49,40 @@ export class Sessionisation implements ChainHead<CxEvent, CxItem, CxOutputs> {
       if (late) context.metrics.count('touchstream_late_events_total', 1, { operator: this.name });
     }
     out.emit('events', { event, late });
-    emit({ kind: 'event', record, event, key: record.key, partition: record.partition, session, late, sentiment: null, firings: [] });
+    emit({ kind: 'event', record, event, key: record.key, partition: record.partition, session, late, handedOver: false, sentiment: null, firings: [] });
+  }
+
+  /**
+   * Identity stitching's marks (docs/analytics.md "Identity stitching"). A link (the login, on the anonymous id's
+   * partition) drops the anonymous session it handed over. A copy (on the customer's partition, just before the login)
+   * joins the customer's session whatever this partition's watermark: the anonymous session was open when the visitor
+   * logged in, and its copies are one unit, so no session closes between them. A copy is not an `events` row again.
+   */
+  #handover(record: StreamRecord<CxEvent>, emit: EmitItem<CxItem>, context: OperatorContext): void {
+    const event = record.value;
+    if (event.handover === 'link') {
+      this.#closeSessions(record.partition, record.partitionWatermark, emit);
+      const key = event.anonymous_id;
+      if (key === null) return;
+      for (const session of this.windows.remove(key, event.occurred_at)) {
+        context.metrics.count('touchstream_sessions_handed_over_total', 1, { operator: this.name });
+        emit({ kind: 'session_handed_over', session, key, partition: session.partition });
+      }
+      return;
+    }
+    // A copy is deduplicated among copies: its original may share this partition (the anonymous and the customer key
+    // can), and that is no duplicate.
+    if (!this.#seen.add(`${event.event_id}${COPY_ID_SUFFIX}`, record.eventTime, record.partition, record.partitionWatermark)) {
+      context.metrics.count('touchstream_duplicate_events_total', 1, { operator: this.name });
+      return;
+    }
+    if (!isSessionEvent(event)) return;
+    const session = this.windows.add(record.key, record.eventTime, Number.NEGATIVE_INFINITY, record.partition, record.offset, event);
+    if (session === null) {
+      context.metrics.count('touchstream_late_events_total', 1, { operator: this.name });
+      return;
+    }
+    emit({ kind: 'event', record, event, key: record.key, partition: record.partition, session, late: false, handedOver: true, sentiment: null, firings: [] });
   }
 
   onPartitionWatermark(partition: number, watermark: number, emit: EmitItem<CxItem>): void {
