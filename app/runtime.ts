@@ -21,7 +21,7 @@ import { loadSchema } from '../schemas/avro.ts';
 import { AvroWireCodec } from '../schemas/codec.ts';
 import { sessionKeyOf } from '../schemas/events.ts';
 import type { CxEvent } from '../schemas/events.ts';
-import type { DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
+import type { Alert, DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
 import { LocalSchemaRegistry } from '../schemas/registry.ts';
@@ -56,6 +56,7 @@ export interface Runtime {
     event: AvroWireCodec<Record<string, unknown>>;
     session: AvroWireCodec<SessionKpis>;
     signal: AvroWireCodec<Signal>;
+    alert: AvroWireCodec<Alert>;
     deadLetter: AvroWireCodec<DeadLetter>;
   };
   metrics: Metrics;
@@ -124,6 +125,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     event: await codec<Record<string, unknown>>(`${config.kafka.inputTopic}-value`, 'event'),
     session: await codec<SessionKpis>(`${TOPICS.sessions}-value`, 'session'),
     signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
+    alert: await codec<Alert>(`${TOPICS.alerts}-value`, 'alert'),
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
   };
   const clickhouse = await openClickHouse(config, metrics);
@@ -134,6 +136,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     { topic: config.kafka.inputTopic, partitions },
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
+    { topic: TOPICS.alerts, partitions: 1 },
     { topic: TOPICS.deadLetters, partitions: 1 },
     // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
@@ -355,6 +358,11 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
           signals: [
             tableSinks.signals,
             { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
+          ],
+          // KPI anomalies: their own topic (not customer signals, CONTRACT §4), in the same checkpoint transaction.
+          alerts: [
+            tableSinks.alerts,
+            { ...avroTopicSink<Alert>({ topic: TOPICS.alerts, producer: outputs, codec: runtime.codecs.alert, keyOf: (alert) => `${alert.kpi}:${alert.dimension_value}` }), transactional: true },
           ],
           rejected: deadLetterSinks(runtime, outputs, true),
         },

@@ -51,6 +51,8 @@ const signalsOf = (count: number, action = 'support_case'): Signal[] =>
     emitted_at: 1_760_000_000_100 + index,
     expires_at: 1_760_086_400_000 + index,
     status: 'emitted',
+    audience: 'internal',
+    context: null,
   }));
 
 /** A signals topic written like the pipeline writes it: in transactions, keyed by customer. */
