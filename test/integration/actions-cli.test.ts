@@ -40,7 +40,7 @@ describe('actions on the embedded default', () => {
         'destinations:',
         `  ops-webhook: { type: webhook, url: "${receiver.url}", timeoutMs: 2000, maxAttempts: 8, backoff: { initialMs: 5, maxMs: 20 }, rateLimit: { perSecond: 1000, burst: 100 }, circuitBreaker: { failureThreshold: 1000, resetMs: 100 } }`,
         'actions:',
-        ...['support_callback', 'live_chat_offer', 'social_care', 'proactive_help', 'cart_reminder'].map((action) => `  ${action}: ops-webhook`),
+        ...['support_callback', 'support_case', 'rnd_ticket', 'crm_update', 'live_chat_offer', 'social_care', 'proactive_help', 'cart_reminder'].map((action) => `  ${action}: ops-webhook`),
         '',
       ].join('\n'),
     );

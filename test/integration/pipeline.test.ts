@@ -258,8 +258,8 @@ describe.each([
     expect(byAction).toMatchObject([
       { signal_id: signals[0]!.signal_id, customer_id: c('c1'), action: 'cart_reminder', status: 'emitted', audience: 'customer', context: { cart: { value: 50, items: [{ product_id: 'sku-1', price: 25, quantity: 2 }] } } },
       { signal_id: signals[3]!.signal_id, customer_id: c('c2'), action: 'crm_update', status: 'emitted', audience: 'internal', context: { experience: { last_nps: 3 } } },
-      { signal_id: signals[2]!.signal_id, customer_id: c('c2'), action: 'support_case', status: 'emitted', audience: 'internal' },
       { signal_id: signals[1]!.signal_id, customer_id: c('c2'), action: 'support_callback', status: 'emitted', audience: 'customer', context: { feedback: { score: 3, comment: null } } },
+      { signal_id: signals[2]!.signal_id, customer_id: c('c2'), action: 'support_case', status: 'emitted', audience: 'internal' },
     ]);
   });
 });
