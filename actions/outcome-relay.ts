@@ -1,5 +1,6 @@
 // Takes outcomes from the outcomes topic (written by the HTTP endpoint or by destinations directly) into `action_outcomes` rows: its own consumer group, offsets committed after the rows are written.
 import type { Log, PartitionOffset } from '../log/log.ts';
+import { readCommitted } from './committed-offsets.ts';
 import type { ActionMetrics } from './metrics.ts';
 import { noActionMetrics } from './metrics.ts';
 import type { OutcomeRow } from './outcomes.ts';
@@ -33,10 +34,18 @@ export async function runOutcomeRelay(options: OutcomeRelayOptions): Promise<{ o
   if (options.bounded) for (const { partition, offset } of await options.log.endOffsets(options.topic)) if (offset > 0) ends.set(keyOf(options.topic, partition), offset);
   const consumer = await options.log.consumer({ groupId: options.groupId, topics: [options.topic], start: 'earliest', ...(options.instanceId ? { instanceId: options.instanceId } : {}) });
   const position = new Map<string, number>();
-  const done = () => [...ends].every(([key, end]) => (position.get(key) ?? 0) >= end);
+  /** Committed offsets of partitions not read yet (see the delivery worker): a bounded run with nothing new there is done. */
+  const committed = new Map<string, number>();
+  let generation = consumer.generation();
+  const done = () => [...ends].every(([key, end]) => (position.get(key) ?? committed.get(key) ?? 0) >= end);
   try {
     while (!(options.signal?.aborted ?? false) && !(options.bounded && done())) {
       const records = await consumer.poll(options.poll?.maxRecords ?? 500, options.poll?.timeoutMs ?? 200);
+      if (consumer.generation() !== generation) {
+        generation = consumer.generation();
+        position.clear();
+        committed.clear();
+      }
       let offsets: PartitionOffset[];
       if (records.length > 0) {
         const rows: OutcomeRow[] = [];
@@ -57,6 +66,7 @@ export async function runOutcomeRelay(options: OutcomeRelayOptions): Promise<{ o
         offsets = [...next.values()];
       } else {
         offsets = (consumer.positions?.() ?? []).filter(({ topic, partition, offset }) => offset > (position.get(keyOf(topic, partition)) ?? -1));
+        if (options.bounded) await readCommitted(consumer, position, committed);
         if (offsets.length === 0) continue;
       }
       try {

@@ -13,7 +13,7 @@ export interface ActionRequest {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The signal as JSON for receivers: timestamps as ISO-8601 text, `context` apart. */
+/** The signal as JSON for receivers: timestamps as ISO-8601 text, `context` apart (its own timestamps stay epoch ms, as on the topic). */
 export function signalJson(signal: DeliverableSignal): Record<string, unknown> {
   const { context: _context, ...fields } = signal;
   return { ...fields, triggered_at: iso(signal.triggered_at), emitted_at: iso(signal.emitted_at), expires_at: iso(signal.expires_at) };
@@ -95,6 +95,10 @@ export function requestOf(destination: DestinationConfig, signal: DeliverableSig
             [`${prefix}last_signal_reason`]: signal.reason,
             [`${prefix}last_signal_priority`]: String(signal.priority),
             [`${prefix}last_signal_at`]: iso(signal.triggered_at),
+            // The latest NPS and its date, when the signal's context has one (the crm_update of the default rules).
+            ...(signal.context?.experience.last_nps != null
+              ? { [`${prefix}last_nps`]: String(signal.context.experience.last_nps), [`${prefix}last_nps_at`]: signal.context.experience.last_nps_at === null ? '' : iso(signal.context.experience.last_nps_at) }
+              : {}),
           },
         },
       };

@@ -2,7 +2,8 @@
 import type { Signal } from '../schemas/outputs.ts';
 
 /** A signal as delivery reads it from the signals topic; `context` is passed through when the signal carries one. */
-export type DeliverableSignal = Signal & { context?: unknown };
+/** A signal as delivery reads it; `audience` and `context` may be absent on signals written before they existed. */
+export type DeliverableSignal = Omit<Signal, 'audience' | 'context'> & Partial<Pick<Signal, 'audience' | 'context'>>;
 
 export type AttemptStatus = 'delivered' | 'failed' | 'dead_lettered';
 

@@ -21,7 +21,7 @@ import { loadSchema } from '../schemas/avro.ts';
 import { AvroWireCodec } from '../schemas/codec.ts';
 import { sessionKeyOf } from '../schemas/events.ts';
 import type { CxEvent } from '../schemas/events.ts';
-import type { DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
+import type { Alert, DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
 import { LocalSchemaRegistry } from '../schemas/registry.ts';
@@ -58,6 +58,7 @@ export interface Runtime {
     event: AvroWireCodec<Record<string, unknown>>;
     session: AvroWireCodec<SessionKpis>;
     signal: AvroWireCodec<Signal>;
+    alert: AvroWireCodec<Alert>;
     deadLetter: AvroWireCodec<DeadLetter>;
   };
   metrics: Metrics;
@@ -128,6 +129,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     event: await codec<Record<string, unknown>>(`${config.kafka.inputTopic}-value`, 'event'),
     session: await codec<SessionKpis>(`${TOPICS.sessions}-value`, 'session'),
     signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
+    alert: await codec<Alert>(`${TOPICS.alerts}-value`, 'alert'),
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
   };
   const clickhouse = await openClickHouse(config, metrics);
@@ -138,6 +140,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     { topic: config.kafka.inputTopic, partitions },
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
+    { topic: TOPICS.alerts, partitions: 1 },
     { topic: TOPICS.deadLetters, partitions: 1 },
     // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
@@ -261,14 +264,19 @@ export function ruleSetOf(config: Config): RuleSet {
  * checkpoint) and, unless `load` is off, the ClickHouse loader beside it (live) or after it (bounded).
  */
 export async function runPipeline(runtime: Runtime, options: PipelineRunOptions = {}): Promise<StreamJobResult & { loaded?: TableLoadResult; actions?: ActionRunResult }> {
-  if (!(options.load ?? runtime.config.loader.inProcess)) return runTopology(runtime, options);
+  const load = options.load ?? runtime.config.loader.inProcess;
   if (options.boundedBy) {
     const result = await runTopology(runtime, options);
-    // Bounded: every action is delivered or dead-lettered (with destinations configured) before the tables load its attempts.
+    // Bounded: every action is delivered or dead-lettered (with destinations configured) before the tables load its
+    // attempts. Delivery does not depend on the loader: without it, `touchstream load` loads the attempts later.
     const actions = await runActions(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) });
-    return { ...result, ...(actions ? { actions } : {}), loaded: await loadTables(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) }) };
+    return {
+      ...result,
+      ...(actions ? { actions } : {}),
+      ...(load ? { loaded: await loadTables(runtime, { bounded: true, ...(options.signal ? { signal: options.signal } : {}) }) } : {}),
+    };
   }
-  // Live: both until `signal`; a failure of either (one the supervisor does not retry) stops the other too.
+  // Live: all until `signal`; a failure of one (one the supervisor does not retry) stops the others too.
   const failed = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
   const stopOnFailure = <T>(running: Promise<T>) => running.catch((error: unknown) => {
@@ -277,13 +285,15 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
   });
   const loadOptions = { signal, ...(options.onRestart ? { onRestart: options.onRestart } : {}) };
   // On Kafka the loader takes a thread of its own (the second core); the in-process log lives on this thread.
-  const loading = runtime.config.transport !== 'memory' && runtime.config.loader.thread
-    ? (await import('./loader-thread/index.ts')).loadTablesInThread({ config: runtime.config, metrics: runtime.metrics, ...loadOptions })
-    : loadTables(runtime, loadOptions);
+  const loading = !load
+    ? Promise.resolve(undefined)
+    : runtime.config.transport !== 'memory' && runtime.config.loader.thread
+      ? (await import('./loader-thread/index.ts')).loadTablesInThread({ config: runtime.config, metrics: runtime.metrics, ...loadOptions })
+      : loadTables(runtime, loadOptions);
   // Action delivery reads the committed signals at its own pace (with destinations configured): it never holds up a signal.
   const acting = runActions(runtime, loadOptions);
   const [result, loaded, actions] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading), stopOnFailure(acting)]);
-  return { ...result, loaded, ...(actions ? { actions } : {}) };
+  return { ...result, ...(loaded ? { loaded } : {}), ...(actions ? { actions } : {}) };
 }
 
 export interface LoadOptions {
@@ -378,6 +388,11 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
             tableSinks.signals,
             { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
           ],
+          // KPI anomalies: their own topic (not customer signals, CONTRACT §4), in the same checkpoint transaction.
+          alerts: [
+            tableSinks.alerts,
+            { ...avroTopicSink<Alert>({ topic: TOPICS.alerts, producer: outputs, codec: runtime.codecs.alert, keyOf: (alert) => `${alert.kpi}:${alert.dimension_value}` }), transactional: true },
+          ],
           rejected: deadLetterSinks(runtime, outputs, true),
         },
         watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
@@ -421,7 +436,7 @@ export interface LiveReplayOptions {
  * move as events flow); once the file is in the log the live run drains and commits, and a bounded run from those
  * commits (state restored from the changelogs) takes the watermark to infinity so every session closes, as `replay`.
  */
-export async function replayLive(runtime: Runtime, source: Source, options: LiveReplayOptions = {}): Promise<IngestResult & StreamJobResult> {
+export async function replayLive(runtime: Runtime, source: Source, options: LiveReplayOptions = {}): Promise<IngestResult & StreamJobResult & { actions?: ActionRunResult }> {
   const live = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, live.signal]) : live.signal;
   const serving = options.liveState ? { liveState: options.liveState } : {};
@@ -439,5 +454,21 @@ export async function replayLive(runtime: Runtime, source: Source, options: Live
   const rest = await runPipeline(runtime, { boundedBy, ...serving, ...(options.onCommit ? { onCommit: options.onCommit } : {}) });
   const emitted = { ...first.emitted };
   for (const [output, count] of Object.entries(rest.emitted)) emitted[output] = (emitted[output] ?? 0) + count;
-  return { ...ingested, ...rest, records: first.records + rest.records, emitted };
+  // Delivery ran beside the live run and then, bounded, after the rest: every action is delivered or dead-lettered.
+  const actions = sumActions(first.actions, rest.actions);
+  return { ...ingested, ...rest, records: first.records + rest.records, emitted, ...(actions ? { actions } : {}) };
+}
+
+/** The delivery counts of two runs over the same signals topic (each delivered what the other had not). */
+function sumActions(a: ActionRunResult | undefined, b: ActionRunResult | undefined): ActionRunResult | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    delivery: {
+      signals: a.delivery.signals + b.delivery.signals,
+      delivered: a.delivery.delivered + b.delivery.delivered,
+      deadLettered: a.delivery.deadLettered + b.delivery.deadLettered,
+      unmapped: a.delivery.unmapped + b.delivery.unmapped,
+    },
+    outcomes: { outcomes: a.outcomes.outcomes + b.outcomes.outcomes, invalid: a.outcomes.invalid + b.outcomes.invalid },
+  };
 }

@@ -6,7 +6,7 @@ import type { RowCodec } from '../sinks/rows/row-chunks.ts';
 import { deadLetterRows, decodeRowChunk, plainRows } from '../sinks/rows/row-chunks.ts';
 import type { TableSink } from '../sinks/clickhouse/table-sinks.ts';
 import {
-  campaignKpisTableSink, driverAnalysisTableSink, pageViewsTableSink, videoEngagementTableSink,
+  alertsTableSink, campaignKpisTableSink, driverAnalysisTableSink, pageViewsTableSink, videoEngagementTableSink,
   channelSwitchesTableSink, eventsTableSink, feedbackTableSink, kpiMinuteTableSink, purchaseAttributionTableSink, rejectedEventsTableSink,
   sessionsTableSink, signalsTableSink, socialMentionsTableSink,
 } from '../sinks/clickhouse/table-sinks.ts';
@@ -27,6 +27,7 @@ export const TABLE_OUTPUTS = [
   tableOutput('events', 'events', eventsTableSink),
   tableOutput('sessions', 'sessions', sessionsTableSink),
   tableOutput('signals', 'signals', signalsTableSink),
+  tableOutput('alerts', 'alerts', alertsTableSink),
   tableOutput('rejected', 'rejected_events', rejectedEventsTableSink, deadLetterRows),
   tableOutput('feedback', 'feedback', feedbackTableSink),
   tableOutput('social_mentions', 'social_mentions', socialMentionsTableSink),

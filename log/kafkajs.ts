@@ -201,7 +201,14 @@ export class KafkajsLog implements Log {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
     });
-    const wrapper = new KafkajsConsumer(consumer, this.#maxBufferedRecords, options.groupId);
+    const wrapper = new KafkajsConsumer(consumer, this.#maxBufferedRecords, options.groupId, async (topics) => {
+      const admin = await this.#connectedAdmin();
+      try {
+        return await admin.fetchOffsets({ groupId: options.groupId, topics });
+      } catch (error) {
+        throw LogError.wrap('admin', error, isRetriable(error));
+      }
+    });
     try {
       await wrapper.start(options.topics, options.start ?? 'earliest');
     } catch (error) {
@@ -438,9 +445,23 @@ class KafkajsConsumer implements LogConsumer {
     consumer: Consumer,
     maxBufferedRecords: number,
     readonly groupId: string,
+    /** The group's committed offsets from the broker (kafkajs' consumer cannot tell; its admin client can). */
+    private readonly fetchOffsets?: (topics: string[]) => Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>,
   ) {
     this.#consumer = consumer;
     this.#maxBufferedRecords = maxBufferedRecords;
+  }
+
+  async committed(): Promise<PartitionOffset[]> {
+    const assignment = this.#assignment;
+    if (this.#closed || !this.fetchOffsets || assignment.length === 0) return [];
+    const fetched = await this.fetchOffsets([...new Set(assignment.map(({ topic }) => topic))]);
+    const offsets = new Map<string, number>();
+    for (const { topic, partitions } of fetched) for (const { partition, offset } of partitions) offsets.set(partitionKey(topic, partition), Number(offset));
+    return assignment.map(({ topic, partition }) => {
+      const offset = offsets.get(partitionKey(topic, partition)) ?? -1;
+      return { topic, partition, offset: Number.isFinite(offset) && offset >= 0 ? offset : -1 };
+    });
   }
 
   generation(): number {

@@ -156,6 +156,7 @@ export const signalSchema = z
     emitted_at: timestamp.describe('Wall clock when the signal left the engine'),
     expires_at: timestamp,
     status: z.literal('emitted'),
+    audience: z.enum(['customer', 'internal']).describe('customer: an action towards the customer (contact policy applied); internal: support, R&D, CRM'),
     context: z.record(z.string(), z.unknown()).nullable().describe('Typed context of the rule, when the signal carries one'),
   })
   .describe('A next-best-action signal (CONTRACT §4)');
@@ -264,7 +265,8 @@ export function signalsResponseOf(key: string, signals: readonly Signal[], now: 
       emitted_at: iso(signal.emitted_at),
       expires_at: iso(signal.expires_at),
       status: 'emitted' as const,
-      context: (signal as Signal & { context?: Record<string, unknown> | null }).context ?? null,
+      audience: signal.audience,
+      context: (signal.context as Record<string, unknown> | null | undefined) ?? null,
     })),
   };
 }

@@ -1,10 +1,10 @@
-// Signal vs noise: a rolling detector that raises an `anomaly` signal when a KPI rate departs from its own recent baseline.
+// Signal vs noise: a rolling detector that raises an alert (topic touchstream.alerts) when a KPI rate departs from its own recent baseline.
 import { z } from 'zod';
 import { KeyedStateStore } from '../../engine/index.ts';
 import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { Sentiment } from '../../schemas/analytics-outputs.ts';
 import type { Channel, CxEvent } from '../../schemas/events.ts';
-import type { SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { Alert, SessionKpis } from '../../schemas/outputs.ts';
 import { signalIdOf } from './rules/rule.ts';
 
 export const anomalyConfigSchema = z
@@ -63,7 +63,7 @@ const MAX_EVIDENCE = 10;
  * Method: per KPI and dimension value, the rate of each event-time bucket (1 h) is compared, once the
  * watermark has passed the bucket, with the mean μ and standard deviation s of the last N buckets that had at
  * least `minVolume` observations. The spread is max(s, √(μ(1−μ)/n)) — the binomial noise of a bucket of n —
- * so a flat baseline does not turn every wobble into an alarm. An `anomaly` signal fires when the bucket has
+ * so a flat baseline does not turn every wobble into an alarm. An alert fires when the bucket has
  * ≥ minVolume observations, (rate − μ) / spread ≥ threshold and rate − μ ≥ minIncrease. Only rises alert
  * (more negative mentions, detractors, errors); a bucket's rate joins the baseline afterwards either way.
  */
@@ -118,12 +118,12 @@ export class AnomalyDetector implements StateStore {
     this.#observe('checkout_error_rate', session.channel, session.ended_at, session.checkout_errors > 0, session.session_id, partition);
   }
 
-  release(watermark: number, emittedAt: number, emit: (signal: Signal) => void): void {
+  release(watermark: number, emittedAt: number, emit: (alert: Alert) => void): void {
     if (!this.config.enabled) return;
     const { bucketMs, baselineBuckets, minBaselineBuckets, minVolume, threshold, minIncrease } = this.config;
     if (!(this.#earliestOpen + bucketMs < watermark)) return;
     this.#earliestOpen = Number.POSITIVE_INFINITY;
-    const raised: Signal[] = [];
+    const raised: Alert[] = [];
     for (const parts of this.#bySeries().values()) {
       // A session closes up to a gap after it ended: its bucket closes once the watermark has passed that too.
       const starts = [...new Set(parts.flatMap(({ value }) => Object.keys(value.open).map(Number)))].filter((start) => start + bucketMs < watermark).sort((a, b) => a - b);
@@ -152,7 +152,7 @@ export class AnomalyDetector implements StateStore {
           const deviation = Math.sqrt(baseline.reduce((sum, value) => sum + (value - mean) ** 2, 0) / baseline.length);
           const spread = Math.max(deviation, Math.sqrt((Math.max(mean, 1 / bucket.total) * (1 - Math.min(mean, 1 - 1 / bucket.total))) / bucket.total));
           const score = (rate - mean) / spread;
-          if (score >= threshold && rate - mean >= minIncrease) raised.push(this.#signal(parts[0]!.value, start, rate, mean, score, bucket, emittedAt));
+          if (score >= threshold && rate - mean >= minIncrease) raised.push(this.#alert(parts[0]!.value, start, rate, mean, score, bucket, emittedAt));
         }
         for (const { part, bad, total } of counts) {
           const earlier = part.value.closed[start]; // a late part of a bucket released before
@@ -168,8 +168,8 @@ export class AnomalyDetector implements StateStore {
         else this.#parts.put(partition, key, value);
       }
     }
-    raised.sort((a, b) => a.triggered_at - b.triggered_at || (a.signal_id < b.signal_id ? -1 : 1));
-    for (const signal of raised) emit(signal);
+    raised.sort((a, b) => a.triggered_at - b.triggered_at || (a.alert_id < b.alert_id ? -1 : 1));
+    for (const alert of raised) emit(alert);
   }
 
   changes(): StateChange[] {
@@ -199,27 +199,30 @@ export class AnomalyDetector implements StateStore {
     return series;
   }
 
-  #signal(series: { kpi: AnomalyKpi; dimension: string }, start: number, rate: number, mean: number, score: number, bucket: Bucket, emittedAt: number): Signal {
+  #alert(series: { kpi: AnomalyKpi; dimension: string }, start: number, rate: number, mean: number, score: number, bucket: Bucket, emittedAt: number): Alert {
     const spec = KPI[series.kpi];
-    const subject = `kpi:${series.kpi}:${series.dimension}`;
     const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
     const end = start + this.config.bucketMs;
     return {
-      signal_id: signalIdOf(`anomaly_${series.kpi}`, subject, String(start)),
-      customer_id: subject,
-      session_id: null,
-      action: 'anomaly',
+      // The id the anomaly signal had before alerts had a topic of their own: a replay of an old log gives the same ids.
+      alert_id: signalIdOf(`anomaly_${series.kpi}`, `kpi:${series.kpi}:${series.dimension}`, String(start)),
+      kpi: series.kpi,
+      dimension: spec.dimension,
+      dimension_value: series.dimension,
       channel: spec.channel,
-      priority: 90,
-      rule_id: `anomaly_${series.kpi}`,
+      window_start: start,
+      window_end: end,
+      rate,
+      baseline: mean,
+      z_score: score,
+      bad: bucket.bad,
+      total: bucket.total,
       reason:
         `The ${spec.what} for ${spec.dimension} "${series.dimension || '(none)'}" was ${percent(rate)} (${bucket.bad} of ${bucket.total}) ` +
         `between ${new Date(start).toISOString().slice(11, 16)} and ${new Date(end).toISOString().slice(11, 16)} UTC, against a baseline of ${percent(mean)} (z = ${score.toFixed(1)}).`,
       evidence_event_ids: bucket.evidence,
       triggered_at: end,
       emitted_at: emittedAt,
-      expires_at: end + 24 * 60 * 60 * 1000,
-      status: 'emitted',
     };
   }
 }

@@ -159,12 +159,12 @@ export function journeyFactsAt(
   excludeSessionId: string | null = null,
 ): {
   sessions_7d: number; converted_sessions_7d: number; abandoned_carts_7d: number; contacts_7d: number;
-  last_nps: number | null; last_csat: number | null; last_ces: number | null; detractor_responses_7d: number; negative_mentions_7d: number;
+  last_nps: number | null; last_nps_at: number | null; last_csat: number | null; last_ces: number | null; detractor_responses_7d: number; negative_mentions_7d: number;
 } {
   const from = at - WEEK_MS;
   const facts = {
     sessions_7d: 0, converted_sessions_7d: 0, abandoned_carts_7d: 0, contacts_7d: 0,
-    last_nps: null as number | null, last_csat: null as number | null, last_ces: null as number | null,
+    last_nps: null as number | null, last_nps_at: null as number | null, last_csat: null as number | null, last_ces: null as number | null,
     detractor_responses_7d: 0, negative_mentions_7d: 0,
   };
   const countSession = (ended: number, converted: boolean, abandoned: boolean) => {
@@ -184,6 +184,7 @@ export function journeyFactsAt(
       if (response.at < from || response.at > at) continue;
       if (response.metric === 'nps') {
         facts.last_nps = response.score;
+        facts.last_nps_at = response.at;
         if (response.score <= 6) facts.detractor_responses_7d++;
       } else if (response.metric === 'csat') facts.last_csat = response.score;
       else facts.last_ces = response.score;

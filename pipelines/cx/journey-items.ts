@@ -4,7 +4,7 @@ import type {
   CampaignKpiRow, ChannelSwitchRow, DriverAnalysisRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, Sentiment, SocialMentionRow, VideoEngagementRow,
 } from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
-import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { Alert, DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import type { LiveSession } from './rules/rule-evaluator.ts';
 import type { Firing } from './rules/rule.ts';
 import type { SessionAccumulator } from './session-kpis.ts';
@@ -14,6 +14,8 @@ export type CxOutputs = {
   events: EventRow;
   sessions: SessionKpis;
   signals: Signal;
+  /** KPI anomalies: not customer signals (CONTRACT §4). */
+  alerts: Alert;
   rejected: DeadLetter;
   feedback: FeedbackRow;
   social_mentions: SocialMentionRow;

@@ -35,7 +35,7 @@ export interface JourneyOptions {
   rules: RuleSet;
   contactPolicy: ContactPolicyOptions;
   scoreSentiment: ScoreSentiment;
-  /** Raises `anomaly` signals from KPI rates (optional). */
+  /** Raises KPI alerts (output `alerts`) from KPI rates (optional). */
   anomalies?: AnomalyDetector;
   /** Key-driver analysis over linked feedback (off when absent or disabled). */
   keyDrivers?: DriverAnalysisConfig;

@@ -29,6 +29,13 @@ export class SessionEventBuffer<E extends BufferedEntry> implements StateStore {
     this.#entries.put(partition, key, list);
   }
 
+  /** The key's entries in [start, last], ordered by (time, event_id), left in place. */
+  peek(key: string, start: number, last: number): E[] {
+    const list = this.#entries.get(key);
+    if (!list) return [];
+    return list.filter((entry) => entry[0] >= start && entry[0] <= last).sort(byTimeThenId);
+  }
+
   /** Removes and answers the key's entries in [start, last], ordered by (time, event_id). */
   take(key: string, partition: number, start: number, last: number): E[] {
     const list = this.#entries.get(key);

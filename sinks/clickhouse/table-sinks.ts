@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import type {
   CampaignKpiRow, ChannelSwitchRow, DriverAnalysisRow, FeedbackRow, KpiMinuteRow, PageViewRow, PurchaseAttributionRow, SocialMentionRow, VideoEngagementRow,
 } from '../../schemas/analytics-outputs.ts';
-import type { DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { Alert, DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
 import { sessionKeyOf } from '../../schemas/events.ts';
 import type { ClickHouseWriter, Pace } from './writer.ts';
 import type { TableSpec } from './tables.ts';
 import {
-  ACTION_DELIVERIES_TABLE, ACTION_OUTCOMES_TABLE, CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, DRIVER_ANALYSIS_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE,
+  ACTION_DELIVERIES_TABLE, ACTION_OUTCOMES_TABLE, ALERTS_TABLE, CAMPAIGN_KPIS_TABLE, CHANNEL_SWITCHES_TABLE, DRIVER_ANALYSIS_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, KPI_MINUTE_TABLE,
   PAGE_VIEWS_TABLE, PURCHASE_ATTRIBUTION_TABLE, REJECTED_EVENTS_TABLE, VIDEO_ENGAGEMENT_TABLE,
   SESSIONS_TABLE, SIGNALS_TABLE, SOCIAL_MENTIONS_TABLE,
 } from './tables.ts';
@@ -29,7 +29,15 @@ export const sessionsTableSink = (writer: ClickHouseWriter) =>
   tableSink<SessionKpis>(writer, SESSIONS_TABLE, (session) => session as unknown as Record<string, unknown>);
 
 export const signalsTableSink = (writer: ClickHouseWriter) =>
-  tableSink<Signal>(writer, SIGNALS_TABLE, (signal) => signal as unknown as Record<string, unknown>);
+  tableSink<Signal>(writer, SIGNALS_TABLE, (signal) => ({
+    ...signal,
+    // Rows written before the fields existed (a row topic holds them until loaded) read as a customer signal without context.
+    audience: signal.audience ?? 'customer',
+    context: signal.context ? JSON.stringify(signal.context) : '{}',
+  }));
+
+export const alertsTableSink = (writer: ClickHouseWriter) =>
+  tableSink<Alert>(writer, ALERTS_TABLE, (alert) => alert as unknown as Record<string, unknown>);
 
 export const eventsTableSink = (writer: ClickHouseWriter) =>
   tableSink<EventRow>(writer, EVENTS_TABLE, ({ event, late }) => ({

@@ -113,10 +113,38 @@ export const SIGNALS_TABLE: TableSpec = {
     column('emitted_at', 'timestamp', 'wall clock'),
     column('expires_at', 'timestamp'),
     column('status', 'low_cardinality', 'emitted or suppressed'),
+    column('audience', 'low_cardinality', 'customer (decided by the contact policy) or internal (support case, R&D ticket, CRM update: outside it)'),
+    column('context', 'json', "the signal's typed context as JSON text (trigger, feedback, mention, cart, error_codes, session, experience); '{}' when none"),
   ],
   orderBy: ['customer_id', 'triggered_at', 'signal_id'],
   partitionBy: 'toYYYYMM(triggered_at)',
   ttlColumn: 'triggered_at',
+};
+
+export const ALERTS_TABLE: TableSpec = {
+  name: 'alerts',
+  comment: 'KPI anomalies: a rate that left its own recent baseline (docs/analytics.md); not customer signals (CONTRACT §4); query with FINAL.',
+  columns: [
+    column('alert_id', 'string', 'deterministic from KPI, dimension value and bucket start'),
+    column('kpi', 'low_cardinality'),
+    column('dimension', 'low_cardinality', 'product, touchpoint or channel'),
+    column('dimension_value', 'string', "'' when the events carry none"),
+    column('channel', 'low_cardinality'),
+    column('window_start', 'timestamp', 'event time'),
+    column('window_end', 'timestamp', 'event time'),
+    column('rate', 'float64'),
+    column('baseline', 'float64', 'mean rate of the baseline buckets'),
+    column('z_score', 'float64'),
+    column('bad', 'uint32'),
+    column('total', 'uint32'),
+    column('reason', 'string'),
+    column('evidence_event_ids', 'string_array'),
+    column('triggered_at', 'timestamp', "event time: the bucket's end"),
+    column('emitted_at', 'timestamp', 'wall clock'),
+  ],
+  orderBy: ['kpi', 'dimension_value', 'window_start', 'alert_id'],
+  partitionBy: 'toYYYYMM(window_start)',
+  ttlColumn: 'window_start',
 };
 
 export const REJECTED_EVENTS_TABLE: TableSpec = {
@@ -400,7 +428,7 @@ export const ACTION_OUTCOMES_TABLE: TableSpec = {
 };
 
 export const TABLES: readonly TableSpec[] = [
-  EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, REJECTED_EVENTS_TABLE,
+  EVENTS_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, ALERTS_TABLE, REJECTED_EVENTS_TABLE,
   FEEDBACK_TABLE, SOCIAL_MENTIONS_TABLE, CHANNEL_SWITCHES_TABLE, PURCHASE_ATTRIBUTION_TABLE, KPI_MINUTE_TABLE, DRIVER_ANALYSIS_TABLE,
   PAGE_VIEWS_TABLE, VIDEO_ENGAGEMENT_TABLE, CAMPAIGN_KPIS_TABLE, ERASURE_LOG_TABLE, ACTION_DELIVERIES_TABLE, ACTION_OUTCOMES_TABLE,
 ];

@@ -40,7 +40,7 @@ describe('actions on the embedded default', () => {
         'destinations:',
         `  ops-webhook: { type: webhook, url: "${receiver.url}", timeoutMs: 2000, maxAttempts: 8, backoff: { initialMs: 5, maxMs: 20 }, rateLimit: { perSecond: 1000, burst: 100 }, circuitBreaker: { failureThreshold: 1000, resetMs: 100 } }`,
         'actions:',
-        ...['support_callback', 'live_chat_offer', 'social_care', 'proactive_help', 'cart_reminder'].map((action) => `  ${action}: ops-webhook`),
+        ...['support_callback', 'support_case', 'rnd_ticket', 'crm_update', 'live_chat_offer', 'social_care', 'proactive_help', 'cart_reminder'].map((action) => `  ${action}: ops-webhook`),
         '',
       ].join('\n'),
     );
@@ -62,6 +62,35 @@ describe('actions on the embedded default', () => {
     // And the tables hold a row per attempt: one failed and one delivered per action.
     const rows = await query("SELECT countIf(status = 'delivered') AS delivered, countIf(status = 'failed') AS failed, uniqExact(idempotency_key) AS keys FROM touchstream.action_deliveries FINAL");
     expect(rows).toEqual({ delivered: emitted, failed: emitted, keys: emitted });
+  }, 300_000);
+
+  it('a paced replay (--rate) with --destinations delivers every action too, once per key', async () => {
+    const receiver = await startActionReceiver({ answer: () => 200 });
+    receivers.push(receiver);
+    const small = join(dir, 'small.ndjson');
+    writeFileSync(small, `${generateDay({ seed: 8, customers: 80 }).map((event) => JSON.stringify(toContractJson(event))).join('\n')}\n`);
+    const destinations = join(dir, 'paced-destinations.yaml');
+    writeFileSync(destinations, [
+      'destinations:',
+      `  ops-webhook: { type: webhook, url: "${receiver.url}", timeoutMs: 2000, maxAttempts: 8 }`,
+      'actions:',
+      '  support_case: ops-webhook',
+      '  rnd_ticket: ops-webhook',
+      '  crm_update: ops-webhook',
+      '',
+    ].join('\n'));
+    const dataDir = join(dir, 'paced');
+    const replayed = await run('node', [CLI, 'replay', small, '--rate', '4000', '--data-dir', dataDir, '--destinations', destinations]);
+    const line = /actions: (\d+) delivered, (\d+) dead-lettered, (\d+) not mapped/.exec(replayed.stdout);
+    expect(line, replayed.stdout).not.toBeNull();
+    const query = async (sql: string) => JSON.parse((await run('node', [CLI, 'query', sql, '--format', 'JSONEachRow', '--data-dir', dataDir])).stdout) as Record<string, string | number>;
+    const internal = Number((await query("SELECT count() AS n FROM touchstream.signals FINAL WHERE status = 'emitted' AND audience = 'internal'")).n);
+    expect(internal).toBeGreaterThan(0);
+    expect(Number(line![2])).toBe(0);
+    // Every internal action (the mapped ones) reached the receiver before the replay exited, each key accepted once.
+    expect(receiver.accepted.size).toBe(internal);
+    expect([...receiver.accepted.values()].every((count) => count === 1)).toBe(true);
+    expect(Number(line![1])).toBeGreaterThanOrEqual(internal);
   }, 300_000);
 
   it('takes outcomes over HTTP onto the outcomes topic and into action_outcomes', async () => {

@@ -51,6 +51,8 @@ const signalsOf = (count: number, action = 'support_case'): Signal[] =>
     emitted_at: 1_760_000_000_100 + index,
     expires_at: 1_760_086_400_000 + index,
     status: 'emitted',
+    audience: 'internal',
+    context: null,
   }));
 
 /** A signals topic written like the pipeline writes it: in transactions, keyed by customer. */
@@ -184,5 +186,28 @@ describe('action delivery on the real broker', () => {
     for (const key of repeated) expect(acceptedBefore.has(key)).toBe(true);
     expect(resumed.signals).toBeLessThanOrEqual(40 - stopped.delivered + 5);
     expect(stopped.delivered + resumed.delivered).toBeGreaterThanOrEqual(40);
+  });
+
+  it('a bounded run from committed offsets ends, also when partitions have nothing new since the last one (a second replay)', async () => {
+    const receiver = await startActionReceiver({ answer: () => 200 });
+    receivers.push(receiver);
+    // Three partitions; the later signal lands in one of them only.
+    const topic = await signalsTopic('again', signalsOf(6));
+    const destination = { type: 'webhook', url: receiver.url, backoff: { initialMs: 10, maxMs: 50 } };
+    const first = await runActionDelivery(deliveryOptions(topic, 'again', destination, { rows: [], letters: [] }));
+    expect(first.delivered).toBe(6);
+    const producer = await log.producer();
+    const later = { ...signalsOf(1)[0]!, signal_id: `${run}-later`, customer_id: 'c-later' };
+    await producer.send(topic, [{ key: later.customer_id, value: codec.encode(later) }]);
+    await producer.close();
+    const started = Date.now();
+    const second = await runActionDelivery(deliveryOptions(topic, 'again', destination, { rows: [], letters: [] }));
+    expect(second).toEqual({ signals: 1, delivered: 1, deadLettered: 0, unmapped: 0 });
+    // A third run finds nothing new anywhere, and ends too.
+    const third = await runActionDelivery(deliveryOptions(topic, 'again', destination, { rows: [], letters: [] }));
+    expect(third).toEqual({ signals: 0, delivered: 0, deadLettered: 0, unmapped: 0 });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect([...receiver.accepted.values()].every((count) => count === 1)).toBe(true);
+    expect(receiver.accepted.size).toBe(7);
   });
 });

@@ -43,6 +43,7 @@ describe('the signal consumer example of docs/consumers.md', () => {
       const signal = (id: string, expiresAt: number): Signal => ({
         signal_id: `${run}-${id}`, customer_id: customer, session_id: null, action: 'cart_reminder', channel: 'email', priority: 40,
         rule_id: 'cart_reminder', reason: `signal ${id}`, evidence_event_ids: [`${run}-e1`], triggered_at: now - 1000, emitted_at: now, expires_at: expiresAt, status: 'emitted',
+        audience: 'customer', context: null,
       });
       const send = async (signals: readonly Signal[], outcome: 'commit' | 'abort') => {
         const transaction = await producer.transaction();

@@ -73,6 +73,12 @@ describe('CX analytics on Kafka (rdkafka) into embedded chDB', () => {
         evidence_event_ids: [ids.z1], triggered_at: text('09:10:00'), expires_at: text('09:10:00', '2026-11-06'), status: 'emitted' },
       { customer_id: c('x'), session_id: null, action: 'support_callback', channel: 'call_center', priority: 100, rule_id: 'support_callback', reason: 'Scored NPS 2 in survey post-call: a detractor worth a call back.',
         evidence_event_ids: [ids.x7], triggered_at: text('09:30:00'), expires_at: text('09:30:00', '2026-11-06'), status: 'emitted' },
+      // The detractor fan-out's internal actions: outside the contact policy (the comment names no product or fault: no R&D ticket).
+      { customer_id: c('x'), session_id: null, action: 'support_case', channel: 'call_center', priority: 90, rule_id: 'support_callback',
+        reason: 'NPS detractor (score 2 in survey post-call): open a support case for the call back.',
+        evidence_event_ids: [ids.x7], triggered_at: text('09:30:00'), expires_at: text('09:30:00', '2026-11-12'), status: 'emitted' },
+      { customer_id: c('x'), session_id: null, action: 'crm_update', channel: 'survey', priority: 20, rule_id: 'support_callback', reason: 'Latest NPS 2 for the customer record.',
+        evidence_event_ids: [ids.x7], triggered_at: text('09:30:00'), expires_at: text('09:30:00', '2026-11-12'), status: 'emitted' },
       { customer_id: c('x'), session_id: xSession, action: 'cart_reminder', channel: 'email', priority: 40, rule_id: 'cart_reminder', reason: 'Left 1 item worth 40.00 in the cart without buying.',
         evidence_event_ids: [ids.x3], triggered_at: text('09:34:00'), expires_at: text('09:34:00', '2026-11-07'), status: 'emitted' },
     ]);

@@ -34,7 +34,7 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
   });
   const signal = (id: string, customer: string) => ({
     signal_id: id, customer_id: customer, session_id: null, action: 'support_callback', channel: 'call_center', priority: 100, rule_id: 'r',
-    reason: 'x', evidence_event_ids: ['e'], triggered_at: now, emitted_at: now, expires_at: now, status: 'emitted',
+    reason: 'x', evidence_event_ids: ['e'], triggered_at: now, emitted_at: now, expires_at: now, status: 'emitted', audience: 'customer', context: '{}',
   });
   const feedback = (id: string, customer: string) => ({
     response_event_id: id, customer_id: customer, responded_at: now, survey_id: 's', metric: 'nps', score: 3, nps_group: 'detractor',
@@ -64,8 +64,8 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
 
   it('deletes the customer from every table that holds it, keeps the others, and logs request and completion by pseudonym', async () => {
     expect(erasableTables().map((table) => table.name)).toEqual(
-      // Aggregates and tables keyed by signal (deliveries, outcomes) hold no customer id.
-      TABLES.filter((table) => !['kpi_minute', 'erasure_log', 'rejected_events', 'driver_analysis', 'action_deliveries', 'action_outcomes'].includes(table.name)).map((table) => table.name));
+      // Aggregates, KPI alerts and tables keyed by signal (deliveries, outcomes) hold no customer id.
+      TABLES.filter((table) => !['kpi_minute', 'alerts', 'erasure_log', 'rejected_events', 'driver_analysis', 'action_deliveries', 'action_outcomes'].includes(table.name)).map((table) => table.name));
     const result = await eraseFromTables(writer, edge, `raw${run}-alice`, `req-${run}`);
     expect(result.deleted).toEqual({ events: 3, sessions: 1, signals: 1, feedback: 1 });
     expect(await customersIn('events')).toEqual([kept]);

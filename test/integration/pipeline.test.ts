@@ -196,8 +196,8 @@ describe.each([
     const sessions = await runtime.clickhouse.rows<{ session_id: string }>(`SELECT session_id FROM ${database}.sessions FINAL WHERE customer_id = '${c('c1')}'`);
     const signals = await runtime.clickhouse.rows<Record<string, unknown>>(`
       SELECT signal_id, customer_id, session_id, action, channel, priority, rule_id, reason, evidence_event_ids,
-             toUInt32(toUnixTimestamp(triggered_at)) AS triggered, toUInt32(toUnixTimestamp(expires_at)) AS expires, status
-      FROM ${database}.signals FINAL ORDER BY triggered_at`);
+             toUInt32(toUnixTimestamp(triggered_at)) AS triggered, toUInt32(toUnixTimestamp(expires_at)) AS expires, status, audience
+      FROM ${database}.signals FINAL ORDER BY triggered_at, priority DESC`);
     expect(signals).toEqual([
       {
         signal_id: expect.stringMatching(/^[0-9a-f]{32}$/),
@@ -212,6 +212,7 @@ describe.each([
         triggered: s(DAY1, '10:35:00'),
         expires: s(DAY1, '10:35:00') + 48 * 3600,
         status: 'emitted',
+        audience: 'customer',
       },
       {
         signal_id: expect.stringMatching(/^[0-9a-f]{32}$/),
@@ -226,25 +227,39 @@ describe.each([
         triggered: s(DAY1, '11:30:00'),
         expires: s(DAY1, '11:30:00') + 24 * 3600,
         status: 'emitted',
+        audience: 'customer',
       },
+      // The detractor fan-out's internal actions (no comment: no R&D ticket).
+      ...[['support_case', 'call_center', 'NPS detractor (score 3 in survey s1): open a support case for the call back.'], ['crm_update', 'survey', 'Latest NPS 3 for the customer record.']].map(
+        ([action, channel, reason]) => ({
+          signal_id: expect.stringMatching(/^[0-9a-f]{32}$/), customer_id: c('c2'), session_id: null, action, channel, priority: expect.anything(), rule_id: 'support_callback', reason,
+          evidence_event_ids: [c2Detractor.event_id], triggered: s(DAY1, '11:30:00'), expires: s(DAY1, '11:30:00') + 7 * 24 * 3600, status: 'emitted', audience: 'internal',
+        }),
+      ),
     ]);
-    expect(Number(signals[0]!.priority)).toBe(40);
-    expect(Number(signals[1]!.priority)).toBe(100);
+    expect(signals.map((signal) => Number(signal.priority))).toEqual([40, 100, 90, 20]);
+    // Every signal's context as analysts see it: JSON text.
+    const [context] = await runtime.clickhouse.rows<{ score: string; trigger: string }>(
+      `SELECT visitParamExtractRaw(context, 'score') AS score, visitParamExtractString(context, 'type') AS trigger FROM ${database}.signals FINAL WHERE action = 'crm_update'`,
+    );
+    expect(context).toEqual({ score: '3', trigger: 'survey_response' });
 
     const consumer = await runtime.log.consumer({ groupId: `it-signals-${run}`, topics: [TOPICS.signals], start: 'earliest' });
     // The topic is shared with every earlier run on this broker: this run's records may come in different polls.
     const mine: LogRecord[] = [];
     const onTopic = await waitFor(async () => {
       for (let polls = 0; polls < 20; polls++) mine.push(...(await consumer.poll(10_000, 200)).filter((record) => record.key?.toString().startsWith(run)));
-      return mine.length >= 2 ? mine : undefined;
-    }, 60_000, 'the cart reminder and the callback on touchstream.signals');
+      return mine.length >= 4 ? mine : undefined;
+    }, 60_000, 'the cart reminder and the detractor fan-out on touchstream.signals');
     await consumer.close();
-    expect(onTopic).toHaveLength(2);
+    expect(onTopic).toHaveLength(4);
     const decoded = await runtime.codecs.signal.decodeBatch(onTopic.map((record) => record.value));
     const byAction = decoded.map((result) => (result.ok ? result.value : null)).sort((a, b) => String(a?.action).localeCompare(String(b?.action)));
     expect(byAction).toMatchObject([
-      { signal_id: signals[0]!.signal_id, customer_id: c('c1'), action: 'cart_reminder', status: 'emitted' },
-      { signal_id: signals[1]!.signal_id, customer_id: c('c2'), action: 'support_callback', status: 'emitted' },
+      { signal_id: signals[0]!.signal_id, customer_id: c('c1'), action: 'cart_reminder', status: 'emitted', audience: 'customer', context: { cart: { value: 50, items: [{ product_id: 'sku-1', price: 25, quantity: 2 }] } } },
+      { signal_id: signals[3]!.signal_id, customer_id: c('c2'), action: 'crm_update', status: 'emitted', audience: 'internal', context: { experience: { last_nps: 3 } } },
+      { signal_id: signals[1]!.signal_id, customer_id: c('c2'), action: 'support_callback', status: 'emitted', audience: 'customer', context: { feedback: { score: 3, comment: null } } },
+      { signal_id: signals[2]!.signal_id, customer_id: c('c2'), action: 'support_case', status: 'emitted', audience: 'internal' },
     ]);
   });
 });

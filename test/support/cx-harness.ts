@@ -45,7 +45,7 @@ export const WALL_CLOCK = Date.parse('2026-11-10T00:00:00.000Z');
 
 export class Harness<O extends Operator<CxEvent, CxOutputs>> {
   readonly outputs: { [K in keyof CxOutputs]: CxOutputs[K][] } = {
-    events: [], sessions: [], signals: [], rejected: [], feedback: [], social_mentions: [], channel_switches: [], purchase_attribution: [], kpi_minute: [],
+    events: [], sessions: [], signals: [], alerts: [], rejected: [], feedback: [], social_mentions: [], channel_switches: [], purchase_attribution: [], kpi_minute: [],
     page_views: [], video_engagement: [], campaign_kpis: [], driver_analysis: [],
   };
   readonly metrics = new MetricsRecorder();

@@ -97,6 +97,8 @@ export function signal(customer: string, overrides: Partial<Signal> = {}): Signa
     emitted_at: T0 + 90_050,
     expires_at: T0 + 24 * 3_600_000,
     status: 'emitted',
+    audience: 'customer',
+    context: null,
     ...overrides,
   };
 }

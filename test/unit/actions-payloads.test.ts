@@ -3,6 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { parseDestinations } from '../../actions/destinations.ts';
 import { requestOf, zendeskPriority } from '../../actions/payloads.ts';
 import type { DeliverableSignal } from '../../actions/records.ts';
+import type { SignalContext } from '../../schemas/outputs.ts';
+
+const context: SignalContext = {
+  trigger: { id: 'e2', type: 'survey_response', occurred_at: Date.UTC(2026, 11, 3, 10, 0, 0), channel: 'survey' },
+  feedback: {
+    survey_id: 'post-journey', metric: 'nps', score: 3, comment: 'slow delivery', language: 'en', sentiment_label: 'negative', sentiment_score: -0.4, product_fault_terms: [],
+  },
+  mention: null,
+  cart: null,
+  error_codes: [],
+  session: null,
+  experience: { last_nps: 3, last_nps_at: Date.UTC(2026, 11, 3, 10, 0, 0), last_csat: null, last_ces: null },
+};
 
 const signal: DeliverableSignal = {
   signal_id: 'sig-1',
@@ -18,7 +31,8 @@ const signal: DeliverableSignal = {
   emitted_at: Date.UTC(2026, 11, 3, 10, 0, 0, 40),
   expires_at: Date.UTC(2026, 11, 4, 10, 0, 0),
   status: 'emitted',
-  context: { nps_score: 3, comment: 'slow delivery' },
+  audience: 'internal',
+  context,
 };
 
 const destination = (config: Record<string, unknown>) => parseDestinations({ destinations: { d: config } }, {}).destinations.get('d')!.config;
@@ -34,9 +48,9 @@ describe('payload mappings', () => {
         signal: {
           signal_id: 'sig-1', customer_id: 'c42', session_id: 's9', action: 'support_case', channel: 'call_center', priority: 100,
           rule_id: 'support_callback', reason: 'NPS detractor (score 3)', evidence_event_ids: ['e1', 'e2'],
-          triggered_at: '2026-12-03T10:00:00.000Z', emitted_at: '2026-12-03T10:00:00.040Z', expires_at: '2026-12-04T10:00:00.000Z', status: 'emitted',
+          triggered_at: '2026-12-03T10:00:00.000Z', emitted_at: '2026-12-03T10:00:00.040Z', expires_at: '2026-12-04T10:00:00.000Z', status: 'emitted', audience: 'internal',
         },
-        context: { nps_score: 3, comment: 'slow delivery' },
+        context,
       },
     });
     const { context: _context, ...withoutContext } = signal;
@@ -85,8 +99,13 @@ describe('payload mappings', () => {
           touchstream_last_signal_reason: 'NPS detractor (score 3)',
           touchstream_last_signal_priority: '100',
           touchstream_last_signal_at: '2026-12-03T10:00:00.000Z',
+          touchstream_last_nps: '3',
+          touchstream_last_nps_at: '2026-12-03T10:00:00.000Z',
         },
       },
     });
+    // Without a score in the context, the NPS properties are left alone.
+    const { context: _context, ...bare } = signal;
+    expect(Object.keys((requestOf(destination({ type: 'hubspot_records' }), bare, 'crm_update').body as { properties: object }).properties)).not.toContain('touchstream_last_nps');
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ANOMALY_STORE, AnomalyDetector } from '../../pipelines/cx/anomaly-detector.ts';
 import type { AnomalyConfig } from '../../pipelines/cx/anomaly-detector.ts';
 import type { StateChange } from '../../engine/state.ts';
-import type { SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { Alert, SessionKpis } from '../../schemas/outputs.ts';
 import { compactedChangelog } from '../support/compacted-changelog.ts';
 
 const HOUR = 3_600_000;
@@ -18,10 +18,10 @@ function hourOfSessions(detector: AnomalyDetector, hour: number, errors: number)
   }
 }
 
-function release(detector: AnomalyDetector, watermark: number): Signal[] {
-  const signals: Signal[] = [];
-  detector.release(watermark, 42, (signal) => signals.push(signal));
-  return signals;
+function release(detector: AnomalyDetector, watermark: number): Alert[] {
+  const alerts: Alert[] = [];
+  detector.release(watermark, 42, (alert) => alerts.push(alert));
+  return alerts;
 }
 
 const EXPECTED_REASON =
@@ -46,11 +46,12 @@ describe('AnomalyDetector state', () => {
     for (const detector of [uninterrupted, restored, empty]) hourOfSessions(detector, 3, 6);
     const expected = [
       {
-        signal_id: expect.stringMatching(/^[0-9a-f]{32}$/), customer_id: 'kpi:checkout_error_rate:web', session_id: null, action: 'anomaly', channel: 'web',
-        priority: 90, rule_id: 'anomaly_checkout_error_rate', reason: EXPECTED_REASON,
+        alert_id: expect.stringMatching(/^[0-9a-f]{32}$/), kpi: 'checkout_error_rate', dimension: 'channel', dimension_value: 'web', channel: 'web',
+        window_start: T0 + 3 * HOUR, window_end: T0 + 4 * HOUR, rate: 0.6, baseline: expect.closeTo(0.1, 10), z_score: expect.closeTo(5.3, 1), bad: 6, total: 10,
+        reason: EXPECTED_REASON,
         // Partition 0's sessions first (s3-0, s3-2, s3-4), then partition 1's (s3-1, s3-3, s3-5).
         evidence_event_ids: ['s3-0', 's3-2', 's3-4', 's3-1', 's3-3', 's3-5'],
-        triggered_at: T0 + 4 * HOUR, emitted_at: 42, expires_at: T0 + 4 * HOUR + 24 * HOUR, status: 'emitted',
+        triggered_at: T0 + 4 * HOUR, emitted_at: 42,
       },
     ];
     const fromUninterrupted = release(uninterrupted, T0 + 4 * HOUR + 1);

@@ -175,12 +175,14 @@ describe('anomaly detector', () => {
     }
     events.push(response('single', 4 * 60 + 1, 'lonely', 'nps', 0, null, 'checkout')); // 100 % detractors, of one response
     harness.process(events).watermark(Number.POSITIVE_INFINITY);
-    expect(harness.outputs.signals).toEqual([
+    // An alert, not a customer signal (CONTRACT §4): nothing on `signals`.
+    expect(harness.outputs.signals).toEqual([]);
+    expect(harness.outputs.alerts).toEqual([
       {
-        signal_id: expect.stringMatching(/^[0-9a-f]{32}$/), customer_id: 'kpi:detractor_share:checkout', session_id: null, action: 'anomaly', channel: 'survey', priority: 90,
-        rule_id: 'anomaly_detractor_share',
+        alert_id: expect.stringMatching(/^[0-9a-f]{32}$/), kpi: 'detractor_share', dimension: 'touchpoint', dimension_value: 'checkout', channel: 'survey',
+        window_start: T0 + 3 * HOUR, window_end: T0 + 4 * HOUR, rate: 0.6, baseline: expect.closeTo(0.1, 10), z_score: expect.closeTo(5.3, 1), bad: 6, total: 10,
         reason: 'The detractor share of NPS responses for touchpoint "checkout" was 60.0% (6 of 10) between 13:00 and 14:00 UTC, against a baseline of 10.0% (z = 5.3).',
-        evidence_event_ids: ['h3-0', 'h3-1', 'h3-2', 'h3-3', 'h3-4', 'h3-5'], triggered_at: T0 + 4 * HOUR, emitted_at: WALL_CLOCK, expires_at: T0 + 4 * HOUR + DAY, status: 'emitted',
+        evidence_event_ids: ['h3-0', 'h3-1', 'h3-2', 'h3-3', 'h3-4', 'h3-5'], triggered_at: T0 + 4 * HOUR, emitted_at: WALL_CLOCK,
       },
     ]);
   });

@@ -46,8 +46,10 @@ function journeys() {
 describe('default rule set (CONTRACT §4)', () => {
   it('fires every default rule with all its columns, decided in the order they fire (log order), and suppresses the fourth for c1', () => {
     const harness = journeyHarness().process(journeys()).watermark(Number.POSITIVE_INFINITY);
-    const base = { emitted_at: WALL_CLOCK, status: 'emitted' };
-    expect(harness.outputs.signals).toEqual([
+    const base = { emitted_at: WALL_CLOCK, status: 'emitted', audience: 'customer' };
+    // Every signal carries a context (pinned in cx-signal-context.test.ts).
+    expect(harness.outputs.signals.every((signal) => signal.context !== null && signal.context.trigger.id !== '')).toBe(true);
+    expect(harness.outputs.signals.map(({ context: _context, ...signal }) => signal)).toEqual([
       {
         ...base, signal_id: signalId('live_chat_offer', 'c1', 'e7'), customer_id: 'c1', session_id: sessionId('c1', at(0)), action: 'live_chat_offer', channel: 'chat', priority: 80,
         rule_id: 'live_chat_offer', reason: 'Hit 2 checkout errors in this session (last: TIMEOUT).', evidence_event_ids: ['e5', 'e7'], triggered_at: at(6), expires_at: at(6) + 30 * MIN,
@@ -59,6 +61,17 @@ describe('default rule set (CONTRACT §4)', () => {
       {
         ...base, signal_id: signalId('support_callback', 'c1', 's1'), customer_id: 'c1', session_id: null, action: 'support_callback', channel: 'call_center', priority: 100,
         rule_id: 'support_callback', reason: 'Scored NPS 3 in survey post-journey: a detractor worth a call back.', evidence_event_ids: ['s1'], triggered_at: at(20), expires_at: at(20) + DAY,
+      },
+      // The detractor fan-out's internal actions: outside the contact policy (c1 already has three signals today). No
+      // rnd_ticket: the response has no comment naming a product or a fault.
+      {
+        ...base, audience: 'internal', signal_id: signalId('support_callback/support_case', 'c1', 's1'), customer_id: 'c1', session_id: null, action: 'support_case', channel: 'call_center',
+        priority: 90, rule_id: 'support_callback', reason: 'NPS detractor (score 3 in survey post-journey): open a support case for the call back.', evidence_event_ids: ['s1'],
+        triggered_at: at(20), expires_at: at(20) + 7 * DAY,
+      },
+      {
+        ...base, audience: 'internal', signal_id: signalId('support_callback/crm_update', 'c1', 's1'), customer_id: 'c1', session_id: null, action: 'crm_update', channel: 'survey',
+        priority: 20, rule_id: 'support_callback', reason: 'Latest NPS 3 for the customer record.', evidence_event_ids: ['s1'], triggered_at: at(20), expires_at: at(20) + 7 * DAY,
       },
       {
         ...base, signal_id: signalId('social_care', 'c2', 'm1'), customer_id: 'c2', session_id: null, action: 'social_care', channel: 'social', priority: 70,

@@ -77,7 +77,7 @@ describe('the journey operator declares every CX state store', () => {
     expect(journey().stateStores).toEqual([
       'journey-sessions', 'journey-seen-ids', 'journey-customers', 'journey-pending-feedback',
       'journey-pending-contacts', 'journey-page-views', 'journey-videos', 'journey-campaign-touches', 'journey-kpi-rollup', 'contact-policy',
-      'journey-last-sessions', 'journey-open-signals',
+      'journey-signal-context', 'journey-last-sessions', 'journey-open-signals',
     ]);
     expect(new PurchaseAttributionOperator().stateStores).toEqual(['attribution-touches', 'attribution-pending-purchases']);
   });
@@ -90,10 +90,11 @@ describe('restart-safe CX state', () => {
       (h) => h.process([nps('r2', 10, 'c2', 2)]).watermark(at(5)), // decided when it fired, before the watermark reached it
       (h) => h.process([nps('r3', 20, 'c1', 1)]).watermark(Number.POSITIVE_INFINITY), // c1's second callback within 24 h
     ];
-    expectRestartSafe(journey, steps, [2], (o) => o.signals.map((s) => [s.rule_id, s.customer_id, s.triggered_at, s.status]), [
-      ['support_callback', 'c1', at(0), 'emitted'],
-      ['support_callback', 'c2', at(10), 'emitted'],
-      ['support_callback', 'c1', at(20), 'suppressed'],
+    // Internal actions of the fan-out (support_case, crm_update) are outside the policy: emitted every time.
+    expectRestartSafe(journey, steps, [2], (o) => o.signals.map((s) => [s.action, s.customer_id, s.triggered_at, s.status]), [
+      ['support_callback', 'c1', at(0), 'emitted'], ['support_case', 'c1', at(0), 'emitted'], ['crm_update', 'c1', at(0), 'emitted'],
+      ['support_callback', 'c2', at(10), 'emitted'], ['support_case', 'c2', at(10), 'emitted'], ['crm_update', 'c2', at(10), 'emitted'],
+      ['support_callback', 'c1', at(20), 'suppressed'], ['support_case', 'c1', at(20), 'emitted'], ['crm_update', 'c1', at(20), 'emitted'],
     ]);
   });
 

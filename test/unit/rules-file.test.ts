@@ -36,7 +36,9 @@ describe('rules file', () => {
     const docs = readFileSync(join(import.meta.dirname, '../../docs/rules.md'), 'utf8');
     const yaml = /```yaml\n([\s\S]*?)```/.exec(docs)![1]!;
     const rules = loadRulesFile(file('docs-example.yaml', yaml));
-    expect(rules.rules.map((rule) => [rule.id, rule.action, rule.channel, rule.priority, rule.expiresAfterMs])).toEqual([['vip_rescue', 'vip_callback', 'call_center', 90, 2 * 3600_000]]);
+    expect(rules.rules.map((rule) => [rule.id, ...rule.actions.map((action) => [action.action, action.audience, action.channel, action.priority, action.expiresAfterMs])])).toEqual([
+      ['vip_rescue', ['vip_callback', 'customer', 'call_center', 90, 2 * 3600_000]],
+    ]);
 
     const cart = (id: string, minutes: number, price: number) => event(id, 'add_to_cart', minutes, { product_id: 'p', price, quantity: 1 }, { customer: 'vip' });
     const error = (id: string, minutes: number) => event(id, 'checkout_error', minutes, { code: 'DECLINED' }, { customer: 'vip' });

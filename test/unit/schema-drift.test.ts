@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { loadSchema, PROPERTY_BRANCH } from '../../schemas/avro.ts';
 import { EVENT_TYPES, propertySchemas } from '../../schemas/events.ts';
 import { SESSION_KPI_COLUMNS } from '../../schemas/session-kpi-columns.ts';
-import { SESSIONS_TABLE } from '../../sinks/clickhouse/tables.ts';
+import { ALERTS_TABLE, SESSIONS_TABLE } from '../../sinks/clickhouse/tables.ts';
 
 type AvroField = { name: string; type: unknown };
 const event = loadSchema('event') as { fields: AvroField[] };
@@ -59,5 +59,23 @@ describe('session KPI table ↔ Avro session schema and the sessions table', () 
   it.each(SESSION_KPI_COLUMNS.map((entry) => [entry.column, entry.kind] as const))('%s (%s) is a field of session.avsc of the matching kind and a sessions column', (column, kind) => {
     expect(avroType(column)).toBe(kind === 'flag' ? 'boolean' : kind === 'money' ? 'double' : 'int');
     expect(SESSIONS_TABLE.columns.map((entry) => entry.name)).toContain(column);
+  });
+});
+
+describe('signal context and alerts ↔ their Avro schemas', () => {
+  type Named = { name: string; type: unknown; fields?: AvroField[] };
+  const signal = loadSchema('signal') as { fields: AvroField[] };
+  const contextRecord = (signal.fields.find((field) => field.name === 'context')!.type as Named[]).find((branch) => branch !== ('null' as unknown))!;
+  const sessionRecord = (contextRecord.fields!.find((field) => field.name === 'session')!.type as Named[]).find((branch) => branch !== ('null' as unknown))!;
+
+  it.each(SESSION_KPI_COLUMNS.map((entry) => [entry.column, entry.kind] as const))('context.session.%s (%s) is in signal.avsc', (column, kind) => {
+    const field = sessionRecord.fields!.find((candidate) => candidate.name === column);
+    expect(field, column).toBeDefined();
+    expect(avroKind(field!.type)[0]).toBe(kind === 'flag' ? 'boolean' : kind === 'money' ? 'double' : 'int');
+  });
+
+  it('has one alerts column per field of alert.avsc, in order', () => {
+    const alert = loadSchema('alert') as { fields: AvroField[] };
+    expect(ALERTS_TABLE.columns.map((column) => column.name)).toEqual(alert.fields.map((field) => field.name));
   });
 });

@@ -3,6 +3,7 @@ import type { RuleSpec } from './rule.ts';
 import { defineRule } from './rule.ts';
 
 export const DEFAULT_RULES: readonly RuleSpec[] = [
+  // The seeds' detractor fan-out: the customer gets a call back; support, R&D and the CRM act on the same response.
   defineRule({
     id: 'support_callback',
     channel: 'call_center',
@@ -14,6 +15,22 @@ export const DEFAULT_RULES: readonly RuleSpec[] = [
       { fact: 'event.properties.score', op: 'lte', value: 6 },
     ],
     reason: 'Scored NPS {event.properties.score} in survey {event.properties.survey_id}: a detractor worth a call back.',
+    actions: [
+      { action: 'support_callback', audience: 'customer' },
+      {
+        action: 'support_case', audience: 'internal', priority: 90, expires_after: '7d',
+        reason: 'NPS detractor (score {event.properties.score} in survey {event.properties.survey_id}): open a support case for the call back.',
+      },
+      {
+        action: 'rnd_ticket', audience: 'internal', channel: 'survey', priority: 50, expires_after: '30d',
+        when: [{ fact: 'event.text.product_fault', op: 'eq', value: true }],
+        reason: 'NPS detractor feedback (score {event.properties.score}) names a product or a fault: for R&D.',
+      },
+      {
+        action: 'crm_update', audience: 'internal', channel: 'survey', priority: 20, expires_after: '7d',
+        reason: 'Latest NPS {experience.last_nps} for the customer record.',
+      },
+    ],
   }),
   defineRule({
     id: 'live_chat_offer',

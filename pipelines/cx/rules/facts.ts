@@ -3,6 +3,7 @@ import type { Sentiment } from '../../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../../schemas/events.ts';
 import type { SessionKpis } from '../../../schemas/outputs.ts';
 import { SESSION_KPI_COLUMNS } from '../../../schemas/session-kpi-columns.ts';
+import { feedbackTextOf, productFaultTerms } from './product-faults.ts';
 
 export type FactKind = 'number' | 'boolean' | 'string';
 /** `event`: rules triggered by an event; `session_closed`: rules evaluated when a session closes. */
@@ -31,6 +32,7 @@ export const FACTS = {
   'event.touchpoint': fact('string', EVENT_ONLY, 'touchpoint of the triggering event (null when absent)'),
   'event.sentiment.label': fact('string', EVENT_ONLY, 'negative | neutral | positive, for social_mention text and survey comments'),
   'event.sentiment.score': fact('number', EVENT_ONLY, 'sentiment score in [−1, 1]'),
+  'event.text.product_fault': fact('boolean', EVENT_ONLY, 'the survey comment or social text names a product or a fault (German or English keywords, docs/rules.md)'),
   'session.exists': fact('boolean', BOTH, 'whether the trigger belongs to a live session (web/app session events)'),
   ...SESSION_KPI_FACTS,
   'session.duration_ms': fact('number', BOTH, 'last − first event time so far'),
@@ -45,6 +47,7 @@ export const FACTS = {
   'journey.abandoned_carts_7d': fact('number', BOTH, 'of those, with an abandoned cart'),
   'journey.contacts_7d': fact('number', BOTH, 'contact events (call, chat, store visit) in the 7 days before the trigger'),
   'experience.last_nps': fact('number', BOTH, 'score of the latest nps response in the 7 days before the trigger (null if none)'),
+  'experience.last_nps_at': fact('number', BOTH, 'event time (epoch ms) of that response'),
   'experience.last_csat': fact('number', BOTH, 'latest csat score in 7 days'),
   'experience.last_ces': fact('number', BOTH, 'latest ces score in 7 days'),
   'experience.detractor_responses_7d': fact('number', BOTH, 'nps responses scoring 0–6 in 7 days'),
@@ -71,6 +74,7 @@ export interface JourneyFacts {
   abandoned_carts_7d: number;
   contacts_7d: number;
   last_nps: number | null;
+  last_nps_at: number | null;
   last_csat: number | null;
   last_ces: number | null;
   detractor_responses_7d: number;
@@ -88,8 +92,14 @@ export interface FactInput {
 /** Reads facts by name for one evaluation; the journey is computed at most once, on first use. */
 export class Facts {
   #journey: JourneyFacts | null = null;
+  #productFault: boolean | null = null;
 
   constructor(private readonly input: FactInput) {}
+
+  /** The journey and experience facts, computed on first use. */
+  journey(): JourneyFacts {
+    return (this.#journey ??= this.input.journey());
+  }
 
   get(name: string): unknown {
     const dot = name.indexOf('.');
@@ -102,6 +112,7 @@ export class Facts {
         if (field.startsWith('properties.')) return (event.properties as Record<string, unknown>)[field.slice(11)] ?? null;
         if (field === 'sentiment.label') return this.input.sentiment?.label ?? null;
         if (field === 'sentiment.score') return this.input.sentiment?.score ?? null;
+        if (field === 'text.product_fault') return (this.#productFault ??= productFaultTerms(feedbackTextOf(event)).terms.length > 0);
         return (event as unknown as Record<string, unknown>)[field] ?? null;
       case 'session':
         if (field === 'exists') return session !== null;
@@ -109,8 +120,7 @@ export class Facts {
         return session ? ((session as unknown as Record<string, unknown>)[field] ?? null) : null;
       case 'journey':
       case 'experience':
-        this.#journey ??= this.input.journey();
-        return (this.#journey as unknown as Record<string, unknown>)[field] ?? null;
+        return (this.journey() as unknown as Record<string, unknown>)[field] ?? null;
       default:
         return null;
     }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Channel, EventType } from '../../../schemas/events.ts';
 import { CHANNELS, EVENT_TYPES } from '../../../schemas/events.ts';
-import type { Signal } from '../../../schemas/outputs.ts';
+import type { Signal, SignalAudience, SignalContext } from '../../../schemas/outputs.ts';
 import type { FactName, Facts, RuleScope } from './facts.ts';
 import { factSpec } from './facts.ts';
 
@@ -34,14 +34,37 @@ const durationSchema = z.union([
   }),
 ]);
 
+/** Who an action addresses: `customer` (the contact policy decides it) or `internal` (outside the policy). */
+export const AUDIENCES = ['customer', 'internal'] as const;
+
+const ACTION_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** One action of a fan-out rule; what it leaves out comes from the rule. */
+const actionSpecSchema = z
+  .object({
+    action: z.string().regex(ACTION_NAME, 'must be lower_snake_case, 1–64 characters'),
+    audience: z.enum(AUDIENCES).default('customer'),
+    channel: z.enum(CHANNELS).optional(),
+    priority: z.number().int().min(0).max(1000).optional(),
+    expires_after: durationSchema.optional(),
+    /** Conditions of this action on top of the rule's (all must hold). */
+    when: z.array(conditionSchema).default([]),
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict();
+
 const PLACEHOLDER = /\{([a-z0-9_.]+)(?:\|([a-z]+)(?::([a-z ]+))?)?\}/g;
 const FORMATS = new Set(['money', 'decimal', 'count']);
 
 export const ruleSpecSchema = z
   .object({
     id: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower_snake_case, 1–64 characters'),
-    /** The `action` of the signal; the rule id when absent. */
+    /** The `action` of the signal; the rule id when absent. A rule with `actions` fans out instead. */
     action: z.string().min(1).max(64).optional(),
+    /** Fan-out: one signal per action whose conditions hold (each customer-facing or internal). */
+    actions: z.array(actionSpecSchema).min(1).optional(),
+    /** Who the single `action` addresses (default customer); fan-out actions say it each. */
+    audience: z.enum(AUDIENCES).optional(),
     channel: z.enum(CHANNELS),
     priority: z.number().int().min(0).max(1000),
     /** How long the signal stays actionable after `triggered_at`: milliseconds or "30m", "48h", "7d". */
@@ -66,36 +89,52 @@ export const ruleSpecSchema = z
       else if (!spec.scopes.includes(scope)) issue.addIssue({ code: 'custom', path, message: `fact "${name}" is not available to ${scope} rules` });
       return spec;
     };
-    rule.when.forEach((condition, index) => {
-      const spec = checkFact(condition.fact, ['when', index, 'fact']);
-      const value = condition.value;
-      const valuePath = ['when', index, 'value'];
-      if (condition.op === 'exists' || condition.op === 'missing') {
-        if (value !== undefined) issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} takes no value` });
-        return;
-      }
-      if (value === undefined) return void issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} needs a value` });
-      const isList = Array.isArray(value);
-      if ((condition.op === 'in' || condition.op === 'not_in') !== isList) {
-        return void issue.addIssue({ code: 'custom', path: valuePath, message: isList ? `${condition.op} compares with one value, not a list` : `${condition.op} needs a list` });
-      }
-      const kind = spec?.kind;
-      if (['lt', 'lte', 'gt', 'gte'].includes(condition.op) && typeof value !== 'number') {
-        return void issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} needs a number` });
-      }
-      if (kind && kind !== 'any') {
-        for (const item of isList ? value : [value]) {
-          if (item !== null && typeof item !== kind) {
-            issue.addIssue({ code: 'custom', path: valuePath, message: `fact "${condition.fact}" is a ${kind}, not ${JSON.stringify(item)}` });
-            break;
+    const checkConditions = (conditions: readonly z.output<typeof conditionSchema>[], at: (string | number)[]) =>
+      conditions.forEach((condition, index) => {
+        const spec = checkFact(condition.fact, [...at, index, 'fact']);
+        const value = condition.value;
+        const valuePath = [...at, index, 'value'];
+        if (condition.op === 'exists' || condition.op === 'missing') {
+          if (value !== undefined) issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} takes no value` });
+          return;
+        }
+        if (value === undefined) return void issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} needs a value` });
+        const isList = Array.isArray(value);
+        if ((condition.op === 'in' || condition.op === 'not_in') !== isList) {
+          return void issue.addIssue({ code: 'custom', path: valuePath, message: isList ? `${condition.op} compares with one value, not a list` : `${condition.op} needs a list` });
+        }
+        const kind = spec?.kind;
+        if (['lt', 'lte', 'gt', 'gte'].includes(condition.op) && typeof value !== 'number') {
+          return void issue.addIssue({ code: 'custom', path: valuePath, message: `${condition.op} needs a number` });
+        }
+        if (kind && kind !== 'any') {
+          for (const item of isList ? value : [value]) {
+            if (item !== null && typeof item !== kind) {
+              issue.addIssue({ code: 'custom', path: valuePath, message: `fact "${condition.fact}" is a ${kind}, not ${JSON.stringify(item)}` });
+              break;
+            }
           }
         }
+      });
+    const checkReason = (reason: string, path: (string | number)[]) => {
+      for (const match of reason.matchAll(PLACEHOLDER)) {
+        checkFact(match[1]!, path);
+        if (match[2] && !FORMATS.has(match[2])) issue.addIssue({ code: 'custom', path, message: `unknown format "|${match[2]}" (money, decimal, count:<noun>)` });
+        if (match[2] === 'count' && !match[3]) issue.addIssue({ code: 'custom', path, message: '|count needs a noun, e.g. {session.cart_adds|count:item}' });
       }
-    });
-    for (const match of rule.reason.matchAll(PLACEHOLDER)) {
-      checkFact(match[1]!, ['reason']);
-      if (match[2] && !FORMATS.has(match[2])) issue.addIssue({ code: 'custom', path: ['reason'], message: `unknown format "|${match[2]}" (money, decimal, count:<noun>)` });
-      if (match[2] === 'count' && !match[3]) issue.addIssue({ code: 'custom', path: ['reason'], message: '|count needs a noun, e.g. {session.cart_adds|count:item}' });
+    };
+    checkConditions(rule.when, ['when']);
+    checkReason(rule.reason, ['reason']);
+    if (rule.actions) {
+      if (rule.action !== undefined) issue.addIssue({ code: 'custom', path: ['action'], message: 'a rule has either action (one) or actions (a fan-out), not both' });
+      if (rule.audience !== undefined) issue.addIssue({ code: 'custom', path: ['audience'], message: 'with actions, each action says its audience' });
+      const names = new Set<string>();
+      rule.actions.forEach((action, index) => {
+        if (names.has(action.action)) issue.addIssue({ code: 'custom', path: ['actions', index, 'action'], message: `"${action.action}" is listed twice in this rule` });
+        names.add(action.action);
+        checkConditions(action.when, ['actions', index, 'when']);
+        if (action.reason !== undefined) checkReason(action.reason, ['actions', index, 'reason']);
+      });
     }
     if (scope === 'session_closed' && rule.evidence === 'trigger') {
       issue.addIssue({ code: 'custom', path: ['evidence'], message: 'a session_closed rule has no trigger event: use session.cart_adds, session.checkout_errors or session.help_views' });
@@ -110,19 +149,37 @@ export interface Condition {
 }
 
 /** A rule as users write it, in a rules file or in TypeScript. */
-export type RuleSpec = Omit<z.input<typeof ruleSpecSchema>, 'when'> & { when?: readonly Condition[] };
+export type RuleSpec = Omit<z.input<typeof ruleSpecSchema>, 'when' | 'actions'> & {
+  when?: readonly Condition[];
+  actions?: ReadonlyArray<ActionSpec>;
+};
 
-/** A rule ready to evaluate. */
-export interface Rule {
-  readonly id: string;
+/** One action of a fan-out rule as users write it. */
+export type ActionSpec = Omit<z.input<typeof actionSpecSchema>, 'when'> & { when?: readonly Condition[] };
+
+/** One action a rule fans out to, ready to evaluate. */
+export interface RuleAction {
   readonly action: string;
+  readonly audience: SignalAudience;
   readonly channel: Channel;
   readonly priority: number;
   readonly expiresAfterMs: number;
-  readonly trigger: { on: 'event'; types: ReadonlySet<EventType> } | { on: 'session_closed' };
-  readonly evidence: EvidenceSource;
+  /** What the signal id is derived from besides customer and trigger: the rule id for its own action, else `<rule id>/<action>`. */
+  readonly idKey: string;
+  /** This action's own conditions (the rule's hold already). */
   holds(facts: Facts): boolean;
   reason(facts: Facts): string;
+}
+
+/** A rule ready to evaluate: one trigger and condition set, one or more actions. */
+export interface Rule {
+  readonly id: string;
+  /** The highest priority of its actions: the order rules are evaluated in. */
+  readonly priority: number;
+  readonly trigger: { on: 'event'; types: ReadonlySet<EventType> } | { on: 'session_closed' };
+  readonly evidence: EvidenceSource;
+  readonly actions: readonly RuleAction[];
+  holds(facts: Facts): boolean;
 }
 
 /** Types a rule in TypeScript (fact names are checked by the compiler); `compileRules` validates it like a file. */
@@ -172,52 +229,71 @@ export function compileRule(spec: RuleSpec): { ok: true; rule: Rule | null } | {
   const rule = parsed.data;
   if (!rule.enabled) return { ok: true, rule: null };
   const conditions = rule.when.map(compileCondition);
-  const template = rule.reason;
+  const template = (text: string) => (facts: Facts) => text.replace(PLACEHOLDER, (_, name: string, format?: string, noun?: string) => formatValue(facts.get(name), format, noun));
+  const always = () => true;
+  const actionSpecs = rule.actions ?? [{ action: rule.action ?? rule.id, audience: rule.audience ?? 'customer', when: [] }];
+  const actions: RuleAction[] = actionSpecs.map((spec) => {
+    const own = (spec as { when: z.output<typeof conditionSchema>[] }).when.map(compileCondition);
+    const full = spec as Partial<z.output<typeof actionSpecSchema>> & { action: string; audience: SignalAudience };
+    return {
+      action: full.action,
+      audience: full.audience,
+      channel: full.channel ?? rule.channel,
+      priority: full.priority ?? rule.priority,
+      expiresAfterMs: full.expires_after ?? rule.expires_after,
+      // A single-action rule keeps the id formula it always had (replays of old logs give the same ids).
+      idKey: !rule.actions || full.action === rule.id ? rule.id : `${rule.id}/${full.action}`,
+      holds: own.length === 0 ? always : (facts) => own.every((condition) => condition(facts)),
+      reason: template(full.reason ?? rule.reason),
+    };
+  });
   return {
     ok: true,
     rule: {
       id: rule.id,
-      action: rule.action ?? rule.id,
-      channel: rule.channel,
-      priority: rule.priority,
-      expiresAfterMs: rule.expires_after,
+      priority: Math.max(...actions.map((action) => action.priority)),
       trigger: rule.trigger.on === 'event' ? { on: 'event', types: new Set(rule.trigger.types) } : { on: 'session_closed' },
       evidence: rule.evidence,
+      actions,
       holds: (facts) => conditions.every((condition) => condition(facts)),
-      reason: (facts) => template.replace(PLACEHOLDER, (_, name: string, format?: string, noun?: string) => formatValue(facts.get(name), format, noun)),
     },
   };
 }
 
+/** A rule that fired: the actions whose conditions held, each with its reason, and the context they share. */
 export interface Firing {
   rule: Rule;
+  actions: ReadonlyArray<{ action: RuleAction; reason: string }>;
   customerId: string;
   sessionId: string | null;
   /** The event (or session) that triggered it: part of the deterministic signal id. */
   triggerId: string;
   triggeredAt: number;
-  reason: string;
   evidence: string[];
+  context: SignalContext;
 }
 
 export function signalIdOf(ruleId: string, customerId: string, triggerId: string): string {
   return createHash('sha256').update(ruleId).update('\0').update(customerId).update('\0').update(triggerId).digest('hex').slice(0, 32);
 }
 
-export function toSignal(firing: Firing, emittedAt: number): Signal {
-  return {
-    signal_id: signalIdOf(firing.rule.id, firing.customerId, firing.triggerId),
+/** One signal per action of the firing (status `emitted`: customer-facing ones are decided by the contact policy next). */
+export function toSignals(firing: Firing, emittedAt: number): Signal[] {
+  return firing.actions.map(({ action, reason }) => ({
+    signal_id: signalIdOf(action.idKey, firing.customerId, firing.triggerId),
     customer_id: firing.customerId,
     session_id: firing.sessionId,
-    action: firing.rule.action,
-    channel: firing.rule.channel,
-    priority: firing.rule.priority,
+    action: action.action,
+    channel: action.channel,
+    priority: action.priority,
     rule_id: firing.rule.id,
-    reason: firing.reason,
+    reason,
     evidence_event_ids: firing.evidence,
     triggered_at: firing.triggeredAt,
     emitted_at: emittedAt,
-    expires_at: firing.triggeredAt + firing.rule.expiresAfterMs,
+    expires_at: firing.triggeredAt + action.expiresAfterMs,
     status: 'emitted',
-  };
+    audience: action.audience,
+    context: firing.context,
+  }));
 }

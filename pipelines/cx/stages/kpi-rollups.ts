@@ -35,7 +35,7 @@ export class KpiRollups implements ChainStage<CxItem, CxOutputs> {
   }
 }
 
-/** KPI rates per window against their baseline (optional); alerts on the global watermark. */
+/** KPI rates per window against their baseline (optional); alerts (output `alerts`, not signals) on the global watermark. */
 export class KpiAnomalies implements ChainStage<CxItem, CxOutputs> {
   readonly name = 'kpi-anomalies';
   readonly stores;
@@ -50,6 +50,6 @@ export class KpiAnomalies implements ChainStage<CxItem, CxOutputs> {
   }
 
   onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
-    this.detector.release(watermark, context.wallClock(), (signal) => out.emit('signals', signal));
+    this.detector.release(watermark, context.wallClock(), (alert) => out.emit('alerts', alert));
   }
 }

@@ -10,8 +10,10 @@ import type { CxItem, CxOutputs } from '../journey-items.ts';
 import type { LiveSession } from '../rules/rule-evaluator.ts';
 import { RuleEvaluator } from '../rules/rule-evaluator.ts';
 import type { Firing } from '../rules/rule.ts';
-import { toSignal } from '../rules/rule.ts';
+import { toSignals } from '../rules/rule.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
+import type { SessionLine } from '../rules/signal-context.ts';
+import { SessionEventBuffer } from '../session-event-buffer.ts';
 import type { SessionAccumulator } from '../session-kpis.ts';
 import { Every } from './every.ts';
 
@@ -32,13 +34,15 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
   readonly name = 'next-best-actions';
   readonly #rules: RuleEvaluator;
   readonly #policy: ContactPolicy;
+  /** The open sessions' cart lines and checkout errors, for the signal context (taken when the session closes). */
+  readonly #lines = new SessionEventBuffer<SessionLine>('journey-signal-context');
   readonly stores;
   readonly #evict = new Every();
 
   constructor(private readonly options: NextBestActionsOptions) {
     this.#rules = new RuleEvaluator(options.rules, options.sessionGapMs);
     this.#policy = new ContactPolicy(options.contactPolicy);
-    this.stores = [this.#policy];
+    this.stores = [this.#policy, this.#lines];
   }
 
   onItem(item: CxItem, out: Outputs<CxOutputs>, context: OperatorContext): void {
@@ -47,7 +51,9 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
       const { session, kpis } = item;
       const at = kpis.ended_at + this.options.sessionGapMs;
       // "Other sessions in the last 7 days" do not count the closing one (already in the history).
-      item.firings.push(...this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at, kpis.session_id)));
+      const lines = () => this.#lines.peek(item.key, session.start, session.last);
+      item.firings.push(...this.#rules.onSessionClosed(kpis, session.accumulator, () => this.#journeyFacts(session.key, session, at, kpis.session_id), lines));
+      this.#lines.take(item.key, item.partition, session.start, session.last);
       this.#decide(item.firings, 'session_closed', out, context);
       return;
     }
@@ -55,7 +61,12 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
     // (its KPIs are in the customer's live session, which the rules read at the customer's next event).
     if (item.kind !== 'event' || item.late || item.handedOver) return;
     const { event, key, session } = item;
-    item.firings.push(...this.#rules.onEvent(event, key, session, item.sentiment, () => this.#journeyFacts(key, session, event.occurred_at, null)));
+    if (session) {
+      if (event.type === 'add_to_cart') this.#lines.add(key, item.partition, [event.occurred_at, event.event_id, 'a', event.properties.product_id, event.properties.price, event.properties.quantity]);
+      else if (event.type === 'checkout_error') this.#lines.add(key, item.partition, [event.occurred_at, event.event_id, 'e', event.properties.code]);
+    }
+    const lines = () => (session ? this.#lines.peek(key, session.start, session.last) : []);
+    item.firings.push(...this.#rules.onEvent(event, key, session, item.sentiment, () => this.#journeyFacts(key, session, event.occurred_at, null), lines));
     this.#decide(item.firings, 'event', out, context);
   }
 
@@ -76,16 +87,19 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
     return journeyFactsAt(this.options.journeys.historyOf(key), open, at, closing);
   }
 
-  /** Higher priority first; the contact policy decides each; suppressed ones are recorded, emitted ones go to the topic. */
+  /**
+   * Higher priority first; the contact policy decides each customer-facing signal (internal ones are outside it,
+   * CONTRACT §7); suppressed ones are recorded, emitted ones go to the topic.
+   */
   #decide(firings: readonly Firing[], trigger: 'event' | 'session_closed', out: Outputs<CxOutputs>, context: OperatorContext): void {
     if (firings.length === 0) return;
     context.metrics.count('touchstream_rule_firings_total', firings.length, { operator: this.name, trigger });
     const now = context.wallClock();
-    const signals = firings.map((firing) => toSignal(firing, now));
+    const signals = firings.flatMap((firing) => toSignals(firing, now));
     if (signals.length > 1) signals.sort(byPriority);
     let emitted = 0;
     for (const signal of signals) {
-      const decided = this.#policy.apply(signal);
+      const decided = signal.audience === 'internal' ? signal : this.#policy.apply(signal);
       if (decided.status === 'emitted') emitted++;
       out.emit('signals', decided);
     }
