@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { CHANNELS, SURVEY_METRICS } from '../schemas/events.ts';
 import type { Channel, EventTimeMs, SurveyMetric } from '../schemas/events.ts';
 import type { SessionKpis, Signal } from '../schemas/outputs.ts';
+import { SESSION_KPI_COLUMNS } from '../schemas/session-kpi-columns.ts';
+import type { SessionCounterColumn, SessionFlagColumn } from '../schemas/session-kpi-columns.ts';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The interface the worker's state implements (the composition root builds it over the CX operators' stores).
@@ -98,6 +100,14 @@ export interface LiveState {
 const timestamp = z.iso.datetime().describe('ISO-8601 UTC timestamp with milliseconds');
 const channel = z.enum(CHANNELS);
 
+/** The declared counters and flags (schemas/session-kpi-columns.ts): a KPI added there is in the API and its OpenAPI document too. */
+const kpiColumnSchemas = Object.fromEntries(
+  SESSION_KPI_COLUMNS.map((entry) => [
+    entry.column,
+    (entry.kind === 'flag' ? z.boolean() : entry.kind === 'money' ? z.number().min(0) : z.number().int().min(0)).describe(entry.doc),
+  ]),
+) as { [C in SessionCounterColumn]: z.ZodNumber } & { [F in SessionFlagColumn]: z.ZodBoolean };
+
 /** Session KPIs (CONTRACT §2), times rendered as ISO strings. */
 export const sessionKpisSchema = z
   .object({
@@ -106,20 +116,7 @@ export const sessionKpisSchema = z
     started_at: timestamp,
     ended_at: timestamp.describe('Last event of the session (so far, when open)'),
     duration_ms: z.number().int().min(0),
-    events: z.number().int().min(0),
-    page_views: z.number().int().min(0),
-    clicks: z.number().int().min(0),
-    bounced: z.boolean(),
-    orders: z.number().int().min(0),
-    revenue: z.number().min(0),
-    converted: z.boolean(),
-    cart_adds: z.number().int().min(0),
-    cart_value: z.number().min(0),
-    cart_abandoned: z.boolean(),
-    checkout_errors: z.number().int().min(0),
-    help_views: z.number().int().min(0),
-    videos_started: z.number().int().min(0),
-    videos_completed: z.number().int().min(0),
+    ...kpiColumnSchemas,
     entry_page: z.string().nullable(),
     exit_page: z.string().nullable(),
     channel,

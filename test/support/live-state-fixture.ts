@@ -6,6 +6,8 @@ import type { CustomerJourney, LiveSession, LiveState } from '../../serving/live
 import type { CustomerApiOptions } from '../../serving/customer-api.ts';
 import { customerApi } from '../../serving/customer-api.ts';
 import type { SessionKpis, Signal } from '../../schemas/outputs.ts';
+import { SESSION_KPI_COLUMNS } from '../../schemas/session-kpi-columns.ts';
+import type { SessionKpiValues } from '../../schemas/session-kpi-columns.ts';
 
 export const T0 = Date.parse('2026-03-02T10:00:00.000Z');
 
@@ -56,6 +58,8 @@ export function kpis(customer: string, overrides: Partial<SessionKpis> = {}): Se
     started_at: T0,
     ended_at: T0 + 90_000,
     duration_ms: 90_000,
+    // Every declared KPI (a new one starts at zero here), then this fixture's values.
+    ...zeroKpis(),
     events: 4,
     page_views: 2,
     clicks: 1,
@@ -116,4 +120,8 @@ export async function startWorker(options: CustomerApiOptions): Promise<Worker> 
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+function zeroKpis(): SessionKpiValues {
+  return Object.fromEntries(SESSION_KPI_COLUMNS.map((entry) => [entry.column, entry.kind === 'flag' ? false : 0])) as SessionKpiValues;
 }
