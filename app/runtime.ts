@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metrics } from '../engine/index.ts';
 import { MetricsRecorder, runStreamJob, supervise } from '../engine/index.ts';
-import type { StreamJobResult } from '../engine/index.ts';
+import type { Decoded, StreamJobResult } from '../engine/index.ts';
 import type { Log, LogProducer, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { MemoryLog } from '../log/memory.ts';
 import { partitionOf } from '../log/partitioner.ts';
@@ -24,12 +24,14 @@ import type { CxEvent } from '../schemas/events.ts';
 import type { DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
+import type { ErasureApplied, ErasureRecord } from '../schemas/erasure.ts';
+import { ERASURE_TOPIC } from '../schemas/erasure.ts';
 import { LocalSchemaRegistry } from '../schemas/registry.ts';
 import { HttpSchemaRegistry } from '../schemas/registry-http.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
 import type { ClickHouseTarget } from '../sinks/clickhouse/connection.ts';
 import { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
-import { deadLetterRows } from '../sinks/rows/row-chunks.ts';
+import { deadLetterRows, plainRows } from '../sinks/rows/row-chunks.ts';
 import { rowTopicSink } from '../sinks/rows/row-topic-sink.ts';
 import { avroTopicSink } from '../sinks/topic/avro-topic-sink.ts';
 import type { TableLoadResult } from '../loader/table-loader.ts';
@@ -40,7 +42,8 @@ import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
 import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
-import { loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
+import { erasuresAppliedTopicOf, loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
+import { splitErasures } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
 import { actionTopics, runActions } from './actions.ts';
@@ -57,6 +60,7 @@ export interface Runtime {
     session: AvroWireCodec<SessionKpis>;
     signal: AvroWireCodec<Signal>;
     deadLetter: AvroWireCodec<DeadLetter>;
+    erasure: AvroWireCodec<ErasureRecord>;
   };
   metrics: Metrics;
   /** Pseudonymises and scrubs every source's events and dead letters before they are published (docs/privacy.md). */
@@ -125,6 +129,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     session: await codec<SessionKpis>(`${TOPICS.sessions}-value`, 'session'),
     signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
+    erasure: await codec<ErasureRecord>(`${ERASURE_TOPIC}-value`, 'erasure'),
   };
   const clickhouse = await openClickHouse(config, metrics);
   if (options.migrate ?? true) await clickhouse.migrate();
@@ -135,6 +140,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
     { topic: TOPICS.deadLetters, partitions: 1 },
+    { topic: ERASURE_TOPIC, partitions },
+    { topic: erasuresAppliedTopicOf(config.kafka.groupId), partitions: 1 },
     // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
     ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions: 1 })),
@@ -324,13 +331,20 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
         inputTopic: config.kafka.inputTopic,
         // The privacy edge again (idempotent): events a producer wrote to the input topic past the sources are covered too.
+        // Erasure requests routed onto the input topic are applied where they sit in the customer's partition.
         decode: async (records, out) => {
-          const decoded = await decode(records, (letter) => {
+          const { events, erasures } = await splitErasures(runtime, records);
+          const decoded = await decode(events, (letter) => {
             out.emit('rejected', runtime.privacy.deadLetters([letter])[0]!);
             runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
           });
           runtime.privacy.events(decoded.map((item) => item.value));
-          return decoded;
+          if (erasures.length === 0) return decoded;
+          for (const { value } of erasures) out.emit('erasures', value);
+          const items: Decoded<CxEvent>[] = [...decoded, ...erasures.map(({ record, value }) => ({ record, forget: value.customer_id }))];
+          // Back in the order they were read.
+          const order = new Map(records.map((record, index) => [record, index]));
+          return items.sort((a, b) => order.get(a.record)! - order.get(b.record)!);
         },
         keyOf: sessionKeyOf,
         eventTimeOf: (event) => event.occurred_at,
@@ -357,6 +371,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
             { ...avroTopicSink<Signal>({ topic: TOPICS.signals, producer: outputs, codec: runtime.codecs.signal, keyOf: (signal) => signal.customer_id, filter: (signal) => signal.status === 'emitted' }), transactional: true },
           ],
           rejected: deadLetterSinks(runtime, outputs, true),
+          erasures: rowTopicSink({ topic: erasuresAppliedTopicOf(config.kafka.groupId), producer: outputs, codec: plainRows<ErasureApplied>() }),
         },
         watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
         ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),

@@ -10,7 +10,7 @@ export type AvroType = avro.Type;
 const here = new URL('./avro/', import.meta.url);
 
 /** The contract's Avro schemas by subject-ish name; the files are the source of truth. */
-export function loadSchema(name: 'event' | 'session' | 'signal' | 'dead-letter' | 'action-dead-letter' | 'action-outcome'): AvroSchema {
+export function loadSchema(name: 'event' | 'session' | 'signal' | 'dead-letter' | 'action-dead-letter' | 'action-outcome' | 'erasure'): AvroSchema {
   return JSON.parse(readFileSync(new URL(`${name}.avsc`, here), 'utf8')) as AvroSchema;
 }
 

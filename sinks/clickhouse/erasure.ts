@@ -13,6 +13,8 @@ export interface ErasureRequest {
   loggedId: string;
   /** Wall clock (tests pin it). */
   wallClock?: () => number;
+  /** When the request was made (default: now): the `requested` row is then the same as the requester's. */
+  requestedAt?: number;
   /** Legacy servers run deletes as asynchronous mutations: how long to wait for them (default 5 minutes). */
   timeoutMs?: number;
 }
@@ -47,7 +49,7 @@ export async function eraseCustomer(writer: ClickHouseWriter, request: ErasureRe
   const wallClock = request.wallClock ?? Date.now;
   const database = `\`${writer.database}\``;
   const legacy = writer.dialect.name === 'legacy';
-  const requestedAt = wallClock();
+  const requestedAt = request.requestedAt ?? wallClock();
   const logRow = (status: 'requested' | 'completed', completedAt: number | null, deletedFrom: string[]) => ({
     request_id: request.requestId, customer_id: request.loggedId, status, requested_at: requestedAt, completed_at: completedAt, tables: deletedFrom,
   });

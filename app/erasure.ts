@@ -1,0 +1,77 @@
+// Erasure end to end (CONTRACT §6, docs/privacy.md): a request is published on touchstream.erasure and routed onto the input topic in the customer's partition; the pipeline forgets the customer there, in log order; the loader deletes them from the tables after everything committed before.
+import { randomUUID } from 'node:crypto';
+import type { LogRecord } from '../log/log.ts';
+import type { ErasureApplied, ErasureRecord, ErasureSource } from '../schemas/erasure.ts';
+import { ERASURE_TOPIC } from '../schemas/erasure.ts';
+import { TouchstreamError } from '../schemas/errors.ts';
+import { eraseCustomer } from '../sinks/clickhouse/erasure.ts';
+import type { ErasureResult } from '../sinks/clickhouse/erasure.ts';
+import { ERASURE_LOG_TABLE } from '../sinks/clickhouse/tables.ts';
+import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
+import type { Runtime } from './runtime.ts';
+
+/** Input-topic records split into erasure requests (their writer schema is the erasure record) and the rest. */
+export async function splitErasures(runtime: Runtime, records: readonly LogRecord[]): Promise<{ events: LogRecord[]; erasures: Array<{ record: LogRecord; value: ErasureApplied }> }> {
+  const codec = runtime.codecs.erasure;
+  const decoded = await codec.decodeBatch(records.map((record) => record.value));
+  const events: LogRecord[] = [];
+  const erasures: Array<{ record: LogRecord; value: ErasureApplied }> = [];
+  for (let index = 0; index < records.length; index++) {
+    const result = decoded[index]!;
+    if (!result.ok) {
+      events.push(records[index]!);
+      continue;
+    }
+    // Pseudonymised again (idempotent), as events are: a raw id put on the topic past the requesters is covered.
+    const { stored, logged } = runtime.privacy.erasureIds(result.value.customer_id);
+    erasures.push({ record: records[index]!, value: { ...result.value, customer_id: stored, logged_id: logged } });
+  }
+  return { events, erasures };
+}
+
+export interface ErasureRequestResult {
+  requestId: string;
+  /** The id erasure_log records (never the raw id). */
+  loggedId: string;
+  requestedAt: number;
+}
+
+/**
+ * Requests the erasure of one customer by raw id (or pseudonym): writes the `requested` row of erasure_log, then
+ * publishes the request on touchstream.erasure and onto the input topic, both keyed by the pseudonym (the input
+ * topic's record lands in the customer's partition, after their events so far). The pipeline applies it there.
+ */
+export async function requestErasure(runtime: Runtime, id: string, options: { source: ErasureSource; requestId?: string; wallClock?: () => number }): Promise<ErasureRequestResult> {
+  const { stored, logged } = runtime.privacy.erasureIds(id);
+  const requestId = options.requestId ?? `erasure-${randomUUID()}`;
+  const requestedAt = (options.wallClock ?? Date.now)();
+  await runtime.clickhouse.insert(ERASURE_LOG_TABLE, [{ request_id: requestId, customer_id: logged, status: 'requested', requested_at: requestedAt, completed_at: null, tables: [] }]);
+  const record: ErasureRecord = { request_id: requestId, customer_id: stored, requested_at: requestedAt, source: options.source };
+  const value = runtime.codecs.erasure.encode(record);
+  await runtime.producer.send(runtime.config.kafka.inputTopic, [{ key: stored, value }]);
+  await runtime.producer.send(ERASURE_TOPIC, [{ key: stored, value }]);
+  runtime.metrics.count('touchstream_erasure_requests_total', 1, { source: options.source });
+  return { requestId, loggedId: logged, requestedAt };
+}
+
+/** The ClickHouse half of an applied erasure (the loader's barrier table): every table, then `completed` in erasure_log. */
+export async function completeErasure(writer: ClickHouseWriter, applied: ErasureApplied): Promise<ErasureResult> {
+  return eraseCustomer(writer, { requestId: applied.request_id, customerId: applied.customer_id, loggedId: applied.logged_id, requestedAt: applied.requested_at });
+}
+
+/** Waits until erasure_log has the request's completion; answers the tables it deleted from. */
+export async function awaitErasure(writer: ClickHouseWriter, requestId: string, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const query = (id: string) => `SELECT tables FROM \`${writer.database}\`.\`${ERASURE_LOG_TABLE.name}\` WHERE request_id = ${id} AND status = 'completed' LIMIT 1`;
+    // The legacy server has no query parameters: request ids are ours (letters, digits, - and _ only).
+    const [row] = writer.dialect.name === 'legacy'
+      ? await writer.rows<{ tables: string[] }>(query(`'${requestId.replace(/[^A-Za-z0-9_-]/g, '')}'`))
+      : await writer.rowsWith<{ tables: string[] }>(query('{id:String}'), { id: requestId });
+    if (row) return row.tables;
+    if (Date.now() > deadline) {
+      throw new TouchstreamError('erasure_pending', `erasure ${requestId} is requested but not completed within ${Math.round(timeoutMs / 1000)} s: a running worker applies it when it reads it`, true);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
