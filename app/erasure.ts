@@ -75,3 +75,29 @@ export async function awaitErasure(writer: ClickHouseWriter, requestId: string, 
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+export interface EraseCommandResult {
+  request_id: string;
+  /** The pseudonymous id erasure_log records. */
+  customer_id: string;
+  status: 'completed' | 'requested';
+  /** The tables the customer was deleted from (when completed). */
+  tables: string[];
+}
+
+/**
+ * `touchstream erase`: on Kafka, requests the erasure (the running workers apply it in log order and the loader
+ * completes it) and waits up to `waitMs` for erasure_log's completion. On the embedded default no log or state
+ * outlives the process that ran the pipeline, so the tables are all there is: they are erased here and now.
+ */
+export async function eraseCustomerCommand(runtime: Runtime, id: string, options: { waitMs: number }): Promise<EraseCommandResult> {
+  if (runtime.config.transport === 'memory') {
+    const { stored, logged } = runtime.privacy.erasureIds(id);
+    const result = await eraseCustomer(runtime.clickhouse, { requestId: `erasure-${randomUUID()}`, customerId: stored, loggedId: logged });
+    return { request_id: result.requestId, customer_id: logged, status: 'completed', tables: Object.keys(result.deleted) };
+  }
+  const request = await requestErasure(runtime, id, { source: 'cli' });
+  if (options.waitMs <= 0) return { request_id: request.requestId, customer_id: request.loggedId, status: 'requested', tables: [] };
+  const tables = await awaitErasure(runtime.clickhouse, request.requestId, options.waitMs);
+  return { request_id: request.requestId, customer_id: request.loggedId, status: 'completed', tables };
+}
