@@ -32,7 +32,7 @@ export const PROPERTY_BRANCH: Record<EventType, string> = Object.fromEntries(
 
 /** The Avro record shape of an event: the same as `CxEvent` except that `properties` is wrapped by its branch. */
 export function eventToAvro(event: CxEvent): Record<string, unknown> {
-  return { ...event, properties: { [PROPERTY_BRANCH[event.type]]: event.properties } };
+  return { ...event, consent: event.consent ?? null, properties: { [PROPERTY_BRANCH[event.type]]: event.properties } };
 }
 
 /** Unwraps a decoded Avro event; null when `properties` is not the branch that `type` requires. */
