@@ -135,6 +135,8 @@ export const configSchema = z.object({
       keyId: z.string().regex(KEY_ID_PATTERN, '1–16 letters or digits').optional(),
       /** Scrub e-mail addresses, phone numbers, IBANs and card numbers out of free text. */
       scrub: flag.default(true),
+      /** Marketing signals need a stated `consent.marketing: true` (opt-in); default: only a stated `false` suppresses them. */
+      marketingOptIn: flag.default(false),
     })
     .prefault({}),
   schemaRegistry: z
@@ -192,6 +194,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: 'privacy.keyFile',
   TOUCHSTREAM_PSEUDONYMISATION_KEY_ID: 'privacy.keyId',
   TOUCHSTREAM_SCRUB_FREE_TEXT: 'privacy.scrub',
+  TOUCHSTREAM_MARKETING_OPT_IN: 'privacy.marketingOptIn',
   TOUCHSTREAM_CLICKHOUSE_RETENTION_DAYS: 'clickhouse.retentionDays',
   TOUCHSTREAM_CLICKHOUSE_RETENTION: 'clickhouse.retention',
   TOUCHSTREAM_DEAD_LETTER_BYTES_RETENTION_DAYS: 'clickhouse.deadLetterBytesDays',

@@ -357,6 +357,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
             scoreSentiment,
             ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
             keyDrivers: config.keyDrivers,
+            consent: { marketingOptIn: config.privacy.marketingOptIn },
           }),
           new PurchaseAttributionOperator(),
         ],

@@ -1,6 +1,10 @@
 // The CX topology: dedup and sessionisation at the head, then one stage per feature, each with its own state stores; a new feature is a new stage file and one line here.
 import type { ChainStage } from '../../engine/index.ts';
+import type { OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
 import { OperatorChain } from '../../engine/index.ts';
+import type { ConsentOptions, ConsentStore } from './consent.ts';
+import { DEFAULT_CONSENT, withoutPersonWhereNoAnalytics } from './consent.ts';
+import { ConsentTracking } from './stages/consent.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
 import type { ContactPolicyOptions } from './contact-policy.ts';
@@ -37,6 +41,8 @@ export interface JourneyOptions {
   keyDrivers?: DriverAnalysisConfig;
   /** Per customer, at most this many closed sessions, contacts, responses and mentions are kept (default 50). */
   maxHistoryPerCustomer?: number;
+  /** How marketing consent is read (default: only a stated `marketing: false` suppresses). */
+  consent?: ConsentOptions;
 }
 
 /**
@@ -47,12 +53,16 @@ export interface JourneyOptions {
  * they fire).
  */
 export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
+  readonly #consent: ConsentStore;
+
   constructor(options: JourneyOptions) {
     const gap = options.sessionGapMs;
     const head = new Sessionisation({ sessionGapMs: gap, dedupHorizonMs: options.dedupHorizonMs });
     const history = new JourneyHistory({ sessionGapMs: gap, ...(options.maxHistoryPerCustomer ? { maxHistoryPerCustomer: options.maxHistoryPerCustomer } : {}) });
     const drivers = options.keyDrivers?.enabled ? new KeyDrivers(options.keyDrivers, gap, history.journeys) : null;
+    const consent = new ConsentTracking();
     const stages: ChainStage<CxItem, CxOutputs>[] = [
+      consent,
       new ExperienceScoring(options.scoreSentiment),
       history,
       new FeedbackLinks(history.journeys, gap, drivers ? [(row, partition) => drivers.onFeedback(row, partition)] : []),
@@ -64,8 +74,25 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
       new KpiRollups(gap),
       ...(options.anomalies ? [new KpiAnomalies(options.anomalies)] : []),
       ...(drivers ? [drivers] : []),
-      new NextBestActions({ rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys }),
+      new NextBestActions({
+        rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys,
+        consent: { store: consent.consent, options: options.consent ?? DEFAULT_CONSENT },
+      }),
     ];
     super('journey', head, stages);
+    this.#consent = consent.consent;
+  }
+
+  // Every output goes through the analytics-consent rule (pipelines/cx/consent.ts).
+  override process(records: readonly StreamRecord<CxEvent>[], out: Outputs<CxOutputs>, context: OperatorContext): void {
+    super.process(records, withoutPersonWhereNoAnalytics(out, this.#consent, context.metrics), context);
+  }
+
+  override onPartitionWatermark(partition: number, watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    super.onPartitionWatermark(partition, watermark, withoutPersonWhereNoAnalytics(out, this.#consent, context.metrics), context);
+  }
+
+  override onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    super.onWatermark(watermark, withoutPersonWhereNoAnalytics(out, this.#consent, context.metrics), context);
   }
 }

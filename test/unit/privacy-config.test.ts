@@ -9,13 +9,13 @@ import { EVENTS_TABLE, REJECTED_EVENTS_TABLE } from '../../sinks/clickhouse/tabl
 describe('privacy configuration', () => {
   it('has no key by default (ids pass unchanged) and scrubs by default', () => {
     const config = loadConfig({}, {});
-    expect(config.privacy).toEqual({ scrub: true });
+    expect(config.privacy).toEqual({ scrub: true, marketingOptIn: false });
     expect(privacyEdgeOf(config).keyId).toBeNull();
   });
 
   it('reads the key file, key id and scrubbing from the environment; a flag wins', () => {
     const env = { TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: '/env/key', TOUCHSTREAM_PSEUDONYMISATION_KEY_ID: 'k2026', TOUCHSTREAM_SCRUB_FREE_TEXT: 'false' };
-    expect(loadConfig({}, env).privacy).toEqual({ keyFile: '/env/key', keyId: 'k2026', scrub: false });
+    expect(loadConfig({}, env).privacy).toEqual({ keyFile: '/env/key', keyId: 'k2026', scrub: false, marketingOptIn: false });
     expect(loadConfig({ privacy: { keyFile: '/flag/key' } }, env).privacy.keyFile).toBe('/flag/key');
   });
 
