@@ -54,19 +54,18 @@ export async function exportCustomer(runtime: Runtime, id: string, wallClock: ()
 
   const state: CustomerExport['state'] = {};
   if (runtime.config.transport === 'memory') {
-    notes.push('embedded default: live state lives in the process that runs the pipeline and is not kept after it ends; the tables hold everything else');
-  } else {
-    const topic = changelogTopicOf(runtime.config.kafka.groupId);
-    const partitions = (await runtime.log.endOffsets(topic)).length;
-    if (partitions > 0) {
-      // Keyed state lives in the customer's input partition; the key-driver analysis keeps its entries there too.
-      const partition = partitionOf(stored, partitions);
-      for (const [store, byPartition] of latestByStore(await runtime.log.readPartitions(topic, [partition]))) {
-        for (const entries of byPartition.values()) {
-          for (const [key, value] of entries) {
-            if (!belongsTo(key, value, stored)) continue;
-            (state[store] ??= {})[key] = value;
-          }
+    notes.push('embedded default: live state lives in the process that runs the pipeline (its in-process log holds the changelog) and is not kept after it ends; the tables hold everything else');
+  }
+  const topic = changelogTopicOf(runtime.config.kafka.groupId);
+  const partitions = (await runtime.log.endOffsets(topic)).length;
+  if (partitions > 0) {
+    // Keyed state lives in the customer's input partition (the changelog is partitioned like the input).
+    const partition = partitionOf(stored, partitions);
+    for (const [store, byPartition] of latestByStore(await runtime.log.readPartitions(topic, [partition]))) {
+      for (const entries of byPartition.values()) {
+        for (const [key, value] of entries) {
+          if (!belongsTo(key, value, stored)) continue;
+          (state[store] ??= {})[key] = value;
         }
       }
     }

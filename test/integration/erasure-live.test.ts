@@ -20,8 +20,9 @@ import { requireEnvironment, runId, waitFor } from '../support/environment.ts';
 
 const MIN = 60_000;
 
-describe('erasure in the middle of a live run (Kafka, ClickHouse 18.16)', () => {
+describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (in-process log, chDB)'] as const)('erasure in the middle of a live run on %s', (target) => {
   const run = runId();
+  const servers = target.startsWith('Kafka');
   const database = `ts_erasure_live_${run}`;
   const writeKey = `wk-${run}`;
   const raw = (name: string) => `raw${run}-${name}`;
@@ -71,9 +72,13 @@ describe('erasure in the middle of a live run (Kafka, ClickHouse 18.16)', () => 
     bob = pseudonymiser.pseudonym(raw('bob'));
     runtime = await openRuntime(loadConfig({
       dataDir,
-      transport: 'rdkafka',
-      kafka: { brokers: requireEnvironment('TOUCHSTREAM_TEST_KAFKA_BROKERS'), inputTopic: `it-erasure-${run}`, groupId: `it-erasure-${run}`, partitions: 2 },
-      clickhouse: { url: requireEnvironment('TOUCHSTREAM_TEST_CLICKHOUSE_URL'), dialect: 'legacy', database },
+      ...(servers
+        ? {
+            transport: 'rdkafka' as const,
+            kafka: { brokers: requireEnvironment('TOUCHSTREAM_TEST_KAFKA_BROKERS'), inputTopic: `it-erasure-${run}`, groupId: `it-erasure-${run}`, partitions: 2 },
+            clickhouse: { url: requireEnvironment('TOUCHSTREAM_TEST_CLICKHOUSE_URL'), dialect: 'legacy' as const, database },
+          }
+        : { kafka: { inputTopic: `it-erasure-${run}`, groupId: `it-erasure-${run}`, partitions: 2 }, clickhouse: { database } }),
       collector: { port: 0, writeKeys: [writeKey] },
       engine: { workerId: `w-${run}` },
     }, { TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: keyPath }));
@@ -83,7 +88,7 @@ describe('erasure in the middle of a live run (Kafka, ClickHouse 18.16)', () => 
   afterAll(async () => {
     await stopLive().catch(() => {});
     await collector?.close();
-    await runtime?.clickhouse.command(`DROP DATABASE IF EXISTS ${database}`).catch(() => {});
+    if (servers) await runtime?.clickhouse.command(`DROP DATABASE IF EXISTS ${database}`).catch(() => {});
     await runtime?.close();
   });
 
@@ -134,12 +139,14 @@ describe('erasure in the middle of a live run (Kafka, ClickHouse 18.16)', () => 
     // A restarted worker restores from the changelogs; her next events start from nothing: a new session, no channel
     // switch to the help session of before (bob's contact still links to his), no survey of before.
     startLive();
-    await publish([page('a7', raw('alice'), 100, 'home'), call('a8', raw('alice'), 101), call('b8', raw('bob'), 101), page('z1', raw('bob'), 300, 'home')]);
+    await publish([page('a7', raw('alice'), 100, 'home'), call('a8', raw('alice'), 101), call('b8', raw('bob'), 101),
+      // Each customer's partition moves on (they may sit on different partitions): sessions close, contacts are decided.
+      page('a9', raw('alice'), 300, 'home'), page('b9', raw('bob'), 300, 'home')]);
     await waitFor(async () => ((await count(`SELECT count() AS n FROM $db.channel_switches WHERE customer_id = '${bob}'`)) >= 2 && (await count(`SELECT count() AS n FROM $db.sessions WHERE customer_id = '${alice}'`)) > 0 ? true : undefined), 60_000, "bob's channel switches and alice's new session");
     await stopLive();
     expect(await count(`SELECT count() AS n FROM $db.channel_switches WHERE customer_id = '${alice}'`)).toBe(0);
     expect((await rows(`SELECT toUnixTimestamp(started_at) * 1000 AS started FROM $db.sessions FINAL WHERE customer_id = '${alice}'`)).map((row) => Number(row.started))).toEqual([T0 + 100 * MIN]);
     expect(await count(`SELECT count() AS n FROM $db.feedback WHERE customer_id = '${alice}'`)).toBe(0);
-    expect((await rows(`SELECT event_id FROM $db.events WHERE customer_id = '${alice}' ORDER BY event_id`)).map((row) => row.event_id)).toEqual([`${run}-a7`, `${run}-a8`]);
+    expect((await rows(`SELECT event_id FROM $db.events WHERE customer_id = '${alice}' ORDER BY event_id`)).map((row) => row.event_id)).toEqual([`${run}-a7`, `${run}-a8`, `${run}-a9`]);
   }, 110_000);
 });
