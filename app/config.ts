@@ -45,6 +45,8 @@ export const configSchema = z.object({
       clientId: z.string().default('touchstream'),
       groupId: z.string().default('touchstream'),
       inputTopic: z.string().default('touchstream.events'),
+      /** Erasure requests (CONTRACT §6; docs/privacy.md). */
+      erasureTopic: z.string().default('touchstream.erasure'),
       partitions: number.pipe(z.number().int().min(1)).default(4),
     })
     .prefault({}),
@@ -157,6 +159,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_KAFKA_BROKERS: 'kafka.brokers',
   TOUCHSTREAM_KAFKA_GROUP_ID: 'kafka.groupId',
   TOUCHSTREAM_INPUT_TOPIC: 'kafka.inputTopic',
+  TOUCHSTREAM_ERASURE_TOPIC: 'kafka.erasureTopic',
   TOUCHSTREAM_KAFKA_PARTITIONS: 'kafka.partitions',
   TOUCHSTREAM_CLICKHOUSE_URL: 'clickhouse.url',
   TOUCHSTREAM_CLICKHOUSE_USER: 'clickhouse.username',

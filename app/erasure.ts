@@ -1,8 +1,8 @@
 // Erasure end to end (CONTRACT §6, docs/privacy.md): a request is published on touchstream.erasure and routed onto the input topic in the customer's partition; the pipeline forgets the customer there, in log order; the loader deletes them from the tables after everything committed before.
 import { randomUUID } from 'node:crypto';
-import type { LogRecord } from '../log/log.ts';
+import type { LogRecord, PartitionOffset } from '../log/log.ts';
+import { supervise } from '../engine/index.ts';
 import type { ErasureApplied, ErasureRecord, ErasureSource } from '../schemas/erasure.ts';
-import { ERASURE_TOPIC } from '../schemas/erasure.ts';
 import { TouchstreamError } from '../schemas/errors.ts';
 import { eraseCustomer } from '../sinks/clickhouse/erasure.ts';
 import type { ErasureResult } from '../sinks/clickhouse/erasure.ts';
@@ -49,7 +49,7 @@ export async function requestErasure(runtime: Runtime, id: string, options: { so
   const record: ErasureRecord = { request_id: requestId, customer_id: stored, requested_at: requestedAt, source: options.source };
   const value = runtime.codecs.erasure.encode(record);
   await runtime.producer.send(runtime.config.kafka.inputTopic, [{ key: stored, value }]);
-  await runtime.producer.send(ERASURE_TOPIC, [{ key: stored, value }]);
+  await runtime.producer.send(runtime.config.kafka.erasureTopic, [{ key: stored, value }]);
   runtime.metrics.count('touchstream_erasure_requests_total', 1, { source: options.source });
   return { requestId, loggedId: logged, requestedAt };
 }
@@ -100,4 +100,48 @@ export async function eraseCustomerCommand(runtime: Runtime, id: string, options
   if (options.waitMs <= 0) return { request_id: request.requestId, customer_id: request.loggedId, status: 'requested', tables: [] };
   const tables = await awaitErasure(runtime.clickhouse, request.requestId, options.waitMs);
   return { request_id: request.requestId, customer_id: request.loggedId, status: 'completed', tables };
+}
+
+/**
+ * Routes erasure requests other systems publish on touchstream.erasure (source `topic`) onto the input topic, in the
+ * customer's partition, where the pipeline applies them; requests of the CLI and the collector are on the input
+ * topic already. Pseudonymises the id (a raw id is accepted there), records `requested` in erasure_log, commits
+ * after the input topic has the request. Runs beside the pipeline until `signal`.
+ */
+export async function routeErasureRequests(runtime: Runtime, options: { signal: AbortSignal; onRestart?(error: unknown, delayMs: number): void }): Promise<number> {
+  const { config } = runtime;
+  return supervise(async () => {
+    const consumer = await runtime.log.consumer({ groupId: `${config.kafka.groupId}-erasure-router`, topics: [config.kafka.erasureTopic], start: 'earliest' });
+    let routed = 0;
+    try {
+      while (!options.signal.aborted) {
+        const records = await consumer.poll(100, 200);
+        if (records.length === 0) continue;
+        const decoded = await runtime.codecs.erasure.decodeBatch(records.map((record) => record.value));
+        const forward: Array<{ key: string; value: Buffer }> = [];
+        const logged: Array<Record<string, unknown>> = [];
+        decoded.forEach((result) => {
+          if (!result.ok) {
+            // No dead letter: the bytes may hold a raw id. Counted, never logged.
+            runtime.metrics.count('touchstream_erasure_requests_refused_total', 1, { reason: result.code });
+            return;
+          }
+          if (result.value.source === 'cli' || result.value.source === 'http') return;
+          const { stored, logged: loggedId } = runtime.privacy.erasureIds(result.value.customer_id);
+          forward.push({ key: stored, value: runtime.codecs.erasure.encode({ ...result.value, customer_id: stored, source: 'topic' }) });
+          logged.push({ request_id: result.value.request_id, customer_id: loggedId, status: 'requested', requested_at: result.value.requested_at, completed_at: null, tables: [] });
+        });
+        if (logged.length > 0) await runtime.clickhouse.insert(ERASURE_LOG_TABLE, logged);
+        if (forward.length > 0) await runtime.producer.send(config.kafka.inputTopic, forward);
+        routed += forward.length;
+        runtime.metrics.count('touchstream_erasure_requests_total', forward.length, { source: 'topic' });
+        const next = new Map<string, PartitionOffset>();
+        for (const record of records) next.set(`${record.topic}/${record.partition}`, { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
+        await consumer.commit([...next.values()]);
+      }
+      return routed;
+    } finally {
+      await consumer.close().catch(() => {});
+    }
+  }, { name: 'erasure-router', metrics: runtime.metrics, signal: options.signal, ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
 }

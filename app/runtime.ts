@@ -25,7 +25,6 @@ import type { DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
 import type { ErasureApplied, ErasureRecord } from '../schemas/erasure.ts';
-import { ERASURE_TOPIC } from '../schemas/erasure.ts';
 import { LocalSchemaRegistry } from '../schemas/registry.ts';
 import { HttpSchemaRegistry } from '../schemas/registry-http.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
@@ -43,7 +42,7 @@ import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
 import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
 import { erasuresAppliedTopicOf, loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
-import { splitErasures } from './erasure.ts';
+import { routeErasureRequests, splitErasures } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
 import { actionTopics, runActions } from './actions.ts';
@@ -129,7 +128,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     session: await codec<SessionKpis>(`${TOPICS.sessions}-value`, 'session'),
     signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
-    erasure: await codec<ErasureRecord>(`${ERASURE_TOPIC}-value`, 'erasure'),
+    erasure: await codec<ErasureRecord>(`${config.kafka.erasureTopic}-value`, 'erasure'),
   };
   const clickhouse = await openClickHouse(config, metrics);
   if (options.migrate ?? true) await clickhouse.migrate();
@@ -140,7 +139,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
     { topic: TOPICS.deadLetters, partitions: 1 },
-    { topic: ERASURE_TOPIC, partitions },
+    { topic: config.kafka.erasureTopic, partitions },
     { topic: erasuresAppliedTopicOf(config.kafka.groupId), partitions: 1 },
     // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
@@ -267,7 +266,9 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
     : loadTables(runtime, loadOptions);
   // Action delivery reads the committed signals at its own pace (with destinations configured): it never holds up a signal.
   const acting = runActions(runtime, loadOptions);
-  const [result, loaded, actions] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading), stopOnFailure(acting)]);
+  // Erasure requests other systems put on touchstream.erasure go onto the input topic, in the customer's partition.
+  const routing = routeErasureRequests(runtime, loadOptions);
+  const [result, loaded, actions] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading), stopOnFailure(acting), stopOnFailure(routing)]);
   return { ...result, loaded, ...(actions ? { actions } : {}) };
 }
 

@@ -1,8 +1,5 @@
 // An erasure request as it travels (topic touchstream.erasure, and routed onto the input topic): who is to be forgotten, and the request's id for erasure_log.
 
-/** The topic erasure requests are published on (CONTRACT §6), keyed by customer. */
-export const ERASURE_TOPIC = 'touchstream.erasure';
-
 export type ErasureSource = 'cli' | 'http' | 'topic';
 
 export interface ErasureRecord {

@@ -31,6 +31,7 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
   let collector: RunningCollector;
   let alice: string;
   let bob: string;
+  let carol: string;
   let live: { stop: AbortController; done: Promise<unknown> } | null = null;
 
   const event = (suffix: string, customer: string, minute: number, type: string, properties: object, channel = 'web'): CxEvent => {
@@ -70,15 +71,16 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
     const pseudonymiser = new Pseudonymiser(loadKeyFile(keyPath));
     alice = pseudonymiser.pseudonym(raw('alice'));
     bob = pseudonymiser.pseudonym(raw('bob'));
+    carol = pseudonymiser.pseudonym(raw('carol'));
     runtime = await openRuntime(loadConfig({
       dataDir,
       ...(servers
         ? {
             transport: 'rdkafka' as const,
-            kafka: { brokers: requireEnvironment('TOUCHSTREAM_TEST_KAFKA_BROKERS'), inputTopic: `it-erasure-${run}`, groupId: `it-erasure-${run}`, partitions: 2 },
+            kafka: { brokers: requireEnvironment('TOUCHSTREAM_TEST_KAFKA_BROKERS'), inputTopic: `it-erasure-${run}`, erasureTopic: `it-erasure-requests-${run}`, groupId: `it-erasure-${run}`, partitions: 2 },
             clickhouse: { url: requireEnvironment('TOUCHSTREAM_TEST_CLICKHOUSE_URL'), dialect: 'legacy' as const, database },
           }
-        : { kafka: { inputTopic: `it-erasure-${run}`, groupId: `it-erasure-${run}`, partitions: 2 }, clickhouse: { database } }),
+        : { kafka: { inputTopic: `it-erasure-${run}`, erasureTopic: `it-erasure-requests-${run}`, groupId: `it-erasure-${run}`, partitions: 2 }, clickhouse: { database } }),
       collector: { port: 0, writeKeys: [writeKey] },
       engine: { workerId: `w-${run}` },
     }, { TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: keyPath }));
@@ -102,6 +104,7 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
       call('a3', raw('alice'), 61), call('b3', raw('bob'), 61),
       nps('a4', raw('alice'), 62), nps('b4', raw('bob'), 62),
       event('a5', raw('alice'), 63, 'checkout_error', { code: 'X' }), event('a6', raw('alice'), 64, 'checkout_error', { code: 'X' }),
+      page('c1', raw('carol'), 65, 'home'), // after the others: never late on a shared partition
     ]);
     await waitFor(async () => ((await count(`SELECT count() AS n FROM $db.sessions WHERE customer_id = '${alice}'`)) > 0 && (await count(`SELECT count() AS n FROM $db.signals WHERE customer_id = '${alice}'`)) > 0 ? true : undefined), 60_000, "alice's closed session and signal in the tables");
 
@@ -124,8 +127,16 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
     expect(tables).toEqual(expect.arrayContaining(['events', 'sessions', 'signals', 'page_views', 'campaign_kpis']));
     expect(await customerRows(alice)).toEqual({});
     expect(Object.keys(await customerRows(bob)).sort()).toEqual(expect.arrayContaining(['events', 'sessions']));
-    const log = await rows(`SELECT request_id, customer_id, status, completed_at IS NOT NULL AS done FROM $db.erasure_log FINAL ORDER BY status DESC`);
+    const log = await rows(`SELECT request_id, customer_id, status, completed_at IS NOT NULL AS done FROM $db.erasure_log FINAL WHERE request_id = '${requestId}' ORDER BY status DESC`);
     expect(log.map((row) => [row.request_id, row.customer_id, row.status, Number(row.done)])).toEqual([[requestId, alice, 'requested', 0], [requestId, alice, 'completed', 1]]);
+
+    // A request another system puts on the erasure topic, with the raw id: routed onto the input topic and applied alike.
+    await waitFor(async () => ((await count(`SELECT count() AS n FROM $db.events WHERE customer_id = '${carol}'`)) > 0 ? true : undefined), 30_000, "carol's event");
+    const topicRequest = `req-topic-${run}`;
+    await runtime.producer.send(runtime.config.kafka.erasureTopic, [{ key: raw('carol'), value: runtime.codecs.erasure.encode({ request_id: topicRequest, customer_id: raw('carol'), requested_at: Date.now(), source: 'topic' }) }]);
+    await awaitErasure(runtime.clickhouse, topicRequest, 90_000);
+    expect(await customerRows(carol)).toEqual({});
+    expect((await rows(`SELECT customer_id FROM $db.erasure_log FINAL WHERE request_id = '${topicRequest}'`)).map((row) => row.customer_id)).toEqual([carol, carol]);
 
     // The changelog: tombstones for her keys, and compacted nothing of her.
     await stopLive();
