@@ -47,6 +47,11 @@ export const configSchema = z.object({
       inputTopic: z.string().default('touchstream.events'),
       /** Erasure requests (CONTRACT §6; docs/privacy.md). */
       erasureTopic: z.string().default('touchstream.erasure'),
+      /**
+       * The bound on how long erased data can stay on Kafka (docs/privacy.md): `retention.ms` of the topics touchstream
+       * creates, and how soon a compacted changelog drops an erased value (`max.compaction.lag.ms`).
+       */
+      retentionDays: number.pipe(z.number().positive()).default(7),
       partitions: number.pipe(z.number().int().min(1)).default(4),
     })
     .prefault({}),
@@ -160,6 +165,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_KAFKA_GROUP_ID: 'kafka.groupId',
   TOUCHSTREAM_INPUT_TOPIC: 'kafka.inputTopic',
   TOUCHSTREAM_ERASURE_TOPIC: 'kafka.erasureTopic',
+  TOUCHSTREAM_KAFKA_RETENTION_DAYS: 'kafka.retentionDays',
   TOUCHSTREAM_KAFKA_PARTITIONS: 'kafka.partitions',
   TOUCHSTREAM_CLICKHOUSE_URL: 'clickhouse.url',
   TOUCHSTREAM_CLICKHOUSE_USER: 'clickhouse.username',

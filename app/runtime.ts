@@ -40,7 +40,7 @@ import { createEventPublisher } from '../sources/kafka/event-publisher.ts';
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
-import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
+import { kafkaRetentionConfig, privacyEdgeOf, retentionPolicyOf, withKafkaRetention } from './privacy.ts';
 import { erasuresAppliedTopicOf, loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
 import { routeErasureRequests, splitErasures } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
@@ -134,7 +134,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   if (options.migrate ?? true) await clickhouse.migrate();
   const log = options.log ?? (await openLog(config));
   const partitions = config.kafka.partitions;
-  await log.createTopics([
+  // Every topic with the retention bound: what an erasure cannot delete from an append-only log ages out (docs/privacy.md).
+  await log.createTopics(withKafkaRetention(config, [
     { topic: config.kafka.inputTopic, partitions },
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
@@ -145,7 +146,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
     ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions: 1 })),
     ...actionTopics(config, partitions),
-  ]);
+  ]));
   const producer = await log.producer();
   return {
     config,
@@ -329,7 +330,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
       return await runStreamJob<CxEvent, CxOutputs>({
         name: 'cx-journeys',
         consumer,
-        state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
+        state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId, topicConfig: kafkaRetentionConfig(config, true) },
         inputTopic: config.kafka.inputTopic,
         // The privacy edge again (idempotent): events a producer wrote to the input topic past the sources are covered too.
         // Erasure requests routed onto the input topic are applied where they sit in the customer's partition.

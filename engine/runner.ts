@@ -59,7 +59,7 @@ export interface StreamJobOptions<E, O extends OutputMap> {
    * `<changelogPrefix>-state-changelog` (keys `<store>|<key>`) in one transaction with the topic outputs and the input offsets, and
    * restored when partitions are assigned. Without it, state lives in memory only (bounded runs, tests).
    */
-  state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string };
+  state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string; /** Extra configs of the compacted changelog topic when it is created. */ topicConfig?: Record<string, string> };
 }
 
 export interface StreamJobResult {
@@ -102,7 +102,7 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
   const changelogs = state ? new Changelogs(state.log, state.changelogPrefix, options.operators) : null;
   if (state && changelogs) {
     inputPartitions = (await state.log.endOffsets(options.inputTopic)).length;
-    await changelogs.createTopics(inputPartitions);
+    await changelogs.createTopics(inputPartitions, state.topicConfig);
   }
   let generation: number | null = null;
   /**

@@ -62,3 +62,20 @@ describe('retention configuration', () => {
     ]);
   });
 });
+
+describe('the Kafka retention bound', () => {
+  it('gives every append-only topic retention.ms and compacted changelogs a compaction lag within the bound (a spec\'s own config wins)', async () => {
+    const { withKafkaRetention } = await import('../../app/privacy.ts');
+    const config = loadConfig({ kafka: { retentionDays: 3 } }, {});
+    expect(withKafkaRetention(config, [
+      { topic: 'in', partitions: 2 },
+      { topic: 'dlq', partitions: 1, config: { 'retention.ms': '1000' } },
+      { topic: 'changelog', partitions: 2, config: { 'cleanup.policy': 'compact' } },
+    ])).toEqual([
+      { topic: 'in', partitions: 2, config: { 'retention.ms': String(3 * 86_400_000) } },
+      { topic: 'dlq', partitions: 1, config: { 'retention.ms': '1000' } },
+      { topic: 'changelog', partitions: 2, config: { 'cleanup.policy': 'compact', 'max.compaction.lag.ms': String(3 * 86_400_000), 'segment.ms': String(86_400_000), 'delete.retention.ms': String(86_400_000) } },
+    ]);
+    expect(loadConfig({}, { TOUCHSTREAM_KAFKA_RETENTION_DAYS: '14' }).kafka.retentionDays).toBe(14);
+  });
+});
