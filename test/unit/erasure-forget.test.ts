@@ -4,6 +4,7 @@ import type { Operator, StateChange } from '../../engine/index.ts';
 import type { CxOutputs } from '../../pipelines/cx/journey-operator.ts';
 import { PurchaseAttributionOperator } from '../../pipelines/cx/purchase-attribution.ts';
 import type { CxEvent } from '../../schemas/events.ts';
+import { driverAnalysisConfigSchema } from '../../pipelines/cx/driver-analysis.ts';
 import { Harness, at, event, journeyHarness } from '../support/cx-harness.ts';
 
 type CxOperator = Operator<CxEvent, CxOutputs>;
@@ -91,6 +92,21 @@ describe('forget (erasure) in every stage', () => {
     h.process([page('a2', 20, 'c1')], at(31)).watermark(Number.POSITIVE_INFINITY);
     expect(h.outputs.events.find((row) => row.event.event_id === 'a2')!.late).toBe(false);
     expect(h.outputs.sessions.map((row) => [row.started_at, row.page_views])).toEqual([[at(0), 1], [at(20), 1]]);
+  });
+
+  it('the key-driver analysis forgets the customer\'s linked responses', () => {
+    const h = journeyHarness({ keyDrivers: driverAnalysisConfigSchema.parse({}) });
+    for (const customer of ['c1', 'c2']) h.process([page(`${customer}-a`, 0, customer, 'help')]);
+    h.watermark(at(31));
+    for (const customer of ['c1', 'c2']) h.process([nps(`${customer}-r`, 40, customer, 3)]);
+    h.watermark(at(200)); // responses linked and handed to the analysis
+    const changelog = h.operator.snapshot!();
+    const drivers = (customer: string) => [...compact(changelog)].filter(([key]) => key.startsWith('journey-driver-responses|')).filter(([key]) => key.split(/[|\u001f]/).includes(customer));
+    expect(drivers('c1').length).toBeGreaterThan(0);
+    h.forget('c1');
+    changelog.push(...h.operator.snapshot!());
+    expect(drivers('c1')).toEqual([]);
+    expect(drivers('c2').length).toBeGreaterThan(0);
   });
 
   it('purchase attribution forgets touches and waiting purchases', () => {
