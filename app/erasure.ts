@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LogRecord, PartitionOffset } from '../log/log.ts';
 import { supervise } from '../engine/index.ts';
+import { schemaIdOf } from '../schemas/avro.ts';
 import type { ErasureApplied, ErasureRecord, ErasureSource } from '../schemas/erasure.ts';
 import { TouchstreamError } from '../schemas/errors.ts';
 import { eraseCustomer } from '../sinks/clickhouse/erasure.ts';
@@ -10,23 +11,47 @@ import { ERASURE_LOG_TABLE } from '../sinks/clickhouse/tables.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import type { Runtime } from './runtime.ts';
 
-/** Input-topic records split into erasure requests (their writer schema is the erasure record) and the rest. */
-export async function splitErasures(runtime: Runtime, records: readonly LogRecord[]): Promise<{ events: LogRecord[]; erasures: Array<{ record: LogRecord; value: ErasureApplied }> }> {
+/**
+ * Splits input-topic records into erasure requests (their writer schema is the erasure record) and the rest. Which
+ * schema ids are erasures is learned once per id, so an event costs one map lookup, never a decode attempt.
+ */
+export function erasureSplitter(runtime: Runtime) {
   const codec = runtime.codecs.erasure;
-  const decoded = await codec.decodeBatch(records.map((record) => record.value));
-  const events: LogRecord[] = [];
-  const erasures: Array<{ record: LogRecord; value: ErasureApplied }> = [];
-  for (let index = 0; index < records.length; index++) {
-    const result = decoded[index]!;
-    if (!result.ok) {
-      events.push(records[index]!);
-      continue;
+  /** Per writer schema id: whether it is an erasure record. */
+  const isErasure = new Map<number, boolean>();
+  return async function split(records: readonly LogRecord[]): Promise<{ events: LogRecord[]; erasures: Array<{ record: LogRecord; value: ErasureApplied }> }> {
+    const events: LogRecord[] = [];
+    const candidates: LogRecord[] = [];
+    for (const record of records) {
+      const id = schemaIdOf(record.value);
+      if (id < 0 || isErasure.get(id) === false) events.push(record);
+      else candidates.push(record);
     }
-    // Pseudonymised again (idempotent), as events are: a raw id put on the topic past the requesters is covered.
-    const { stored, logged } = runtime.privacy.erasureIds(result.value.customer_id);
-    erasures.push({ record: records[index]!, value: { ...result.value, customer_id: stored, logged_id: logged } });
-  }
-  return { events, erasures };
+    if (candidates.length === 0) return { events, erasures: [] };
+    const decoded = await codec.decodeBatch(candidates.map((record) => record.value));
+    const erasures: Array<{ record: LogRecord; value: ErasureApplied }> = [];
+    for (let index = 0; index < candidates.length; index++) {
+      const record = candidates[index]!;
+      const result = decoded[index]!;
+      const id = schemaIdOf(record.value);
+      if (!result.ok) {
+        // Another schema (an event): remembered; a corrupt erasure record goes on as an event and is dead-lettered there.
+        if (result.code === 'unknown_schema_id') isErasure.set(id, false);
+        events.push(record);
+        continue;
+      }
+      isErasure.set(id, true);
+      // Pseudonymised again (idempotent), as events are: a raw id put on the topic past the requesters is covered.
+      const { stored, logged } = runtime.privacy.erasureIds(result.value.customer_id);
+      erasures.push({ record, value: { ...result.value, customer_id: stored, logged_id: logged } });
+    }
+    // The events in the order they were read.
+    if (erasures.length === 0 && events.length === records.length) {
+      const order = new Map(records.map((record, index) => [record, index]));
+      events.sort((a, b) => order.get(a)! - order.get(b)!);
+    }
+    return { events, erasures };
+  };
 }
 
 export interface ErasureRequestResult {

@@ -42,7 +42,7 @@ import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
 import { kafkaRetentionConfig, privacyEdgeOf, retentionPolicyOf, withKafkaRetention } from './privacy.ts';
 import { erasuresAppliedTopicOf, loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
-import { routeErasureRequests, splitErasures } from './erasure.ts';
+import { erasureSplitter, routeErasureRequests } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
 import { actionTopics, runActions } from './actions.ts';
@@ -309,6 +309,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
   const wallClock = options.wallClock ?? Date.now;
   // Output topics are written in each checkpoint's transaction (docs/engine.md); the producer changes on a restart.
   const transactionalId = `${config.kafka.groupId}-${config.engine.workerId ?? randomUUID()}`;
+  const splitErasures = erasureSplitter(runtime);
   const decode = createEventDecoder({ source: `kafka:${config.kafka.inputTopic}`, codec: runtime.codecs.event, maxPayloadBytes: config.maxPayloadBytes, wallClock });
   return supervise(async () => {
     const consumer = await runtime.log.consumer({
@@ -335,7 +336,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         // The privacy edge again (idempotent): events a producer wrote to the input topic past the sources are covered too.
         // Erasure requests routed onto the input topic are applied where they sit in the customer's partition.
         decode: async (records, out) => {
-          const { events, erasures } = await splitErasures(runtime, records);
+          const { events, erasures } = await splitErasures(records);
           const decoded = await decode(events, (letter) => {
             out.emit('rejected', runtime.privacy.deadLetters([letter])[0]!);
             runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
