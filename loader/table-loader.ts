@@ -172,9 +172,14 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
 
   /** Applies the barrier records whose tables are loaded far enough, in order; commits each one's offset. */
   async function applyBarriers(): Promise<void> {
+    if (barriers.length === 0 || stopped()) return;
+    // What the client moved past: everything it handed out is loaded by now (each poll is loaded before this runs),
+    // and transaction markers after a topic's last rows count as reached without waiting for an empty poll.
+    const handedOut = new Map((consumer.positions?.() ?? []).map(({ topic, partition, offset }) => [keyOf(topic, partition), offset]));
+    const reached = (topic: string, partition: number, end: number) => Math.max(position.get(keyOf(topic, partition)) ?? 0, handedOut.get(keyOf(topic, partition)) ?? 0) >= end;
     while (barriers.length > 0) {
       const { record, table, ends } = barriers[0]!;
-      if (ends.some(({ topic, partition, offset }) => (position.get(keyOf(topic, partition)) ?? 0) < offset)) return;
+      if (ends.some(({ topic, partition, offset }) => !reached(topic, partition, offset))) return;
       const sink = { name: `clickhouse:${table.table}`, write: async () => void (await table.load([record.value])) };
       const written = await writeWithRetry(sink, [record.value], { pace: yieldToLoop, ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
       if (!written) return;

@@ -106,7 +106,8 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
       event('a5', raw('alice'), 63, 'checkout_error', { code: 'X' }), event('a6', raw('alice'), 64, 'checkout_error', { code: 'X' }),
       page('c1', raw('carol'), 65, 'home'), // after the others: never late on a shared partition
     ]);
-    await waitFor(async () => ((await count(`SELECT count() AS n FROM $db.sessions WHERE customer_id = '${alice}'`)) > 0 && (await count(`SELECT count() AS n FROM $db.signals WHERE customer_id = '${alice}'`)) > 0 ? true : undefined), 60_000, "alice's closed session and signal in the tables");
+    await waitFor(async () => ((await count(`SELECT count() AS n FROM $db.sessions WHERE customer_id = '${alice}'`)) > 0 && (await count(`SELECT count() AS n FROM $db.signals WHERE customer_id = '${alice}'`)) >= 2
+      && (await count(`SELECT count() AS n FROM $db.events WHERE customer_id = '${alice}'`)) >= 7 ? true : undefined), 60_000, "alice's events, closed session and signals in the tables");
 
     // Access: her rows and live state, nothing of bob.
     const exported = await exportCustomer(runtime, raw('alice'));
