@@ -57,7 +57,8 @@ export async function exportCustomer(runtime: Runtime, id: string, wallClock: ()
     notes.push('embedded default: live state lives in the process that runs the pipeline (its in-process log holds the changelog) and is not kept after it ends; the tables hold everything else');
   }
   const topic = changelogTopicOf(runtime.config.kafka.groupId);
-  const partitions = (await runtime.log.endOffsets(topic)).length;
+  // No changelog yet (no pipeline has run with this group): no live state.
+  const partitions = (await runtime.log.endOffsets(topic).catch(() => [])).length;
   if (partitions > 0) {
     // Keyed state lives in the customer's input partition (the changelog is partitioned like the input).
     const partition = partitionOf(stored, partitions);

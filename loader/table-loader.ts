@@ -176,10 +176,19 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
     // What the client moved past: everything it handed out is loaded by now (each poll is loaded before this runs),
     // and transaction markers after a topic's last rows count as reached without waiting for an empty poll.
     const handedOut = new Map((consumer.positions?.() ?? []).map(({ topic, partition, offset }) => [keyOf(topic, partition), offset]));
-    const reached = (topic: string, partition: number, end: number) => Math.max(position.get(keyOf(topic, partition)) ?? 0, handedOut.get(keyOf(topic, partition)) ?? 0) >= end;
+    // A partition with nothing new since this loader started: the group's committed offset says how far it is loaded
+    // (the client may not know a position there until it reads something).
+    const reached = (topic: string, partition: number, end: number) =>
+      Math.max(position.get(keyOf(topic, partition)) ?? 0, handedOut.get(keyOf(topic, partition)) ?? 0, committed.get(keyOf(topic, partition)) ?? 0) >= end;
+    let refreshed = false;
     while (barriers.length > 0) {
       const { record, table, ends } = barriers[0]!;
-      if (ends.some(({ topic, partition, offset }) => !reached(topic, partition, offset))) return;
+      if (ends.some(({ topic, partition, offset }) => !reached(topic, partition, offset))) {
+        if (refreshed || !consumer.committed) return;
+        refreshed = true;
+        for (const { topic, partition, offset } of await consumer.committed()) if (offset >= 0) committed.set(keyOf(topic, partition), offset);
+        continue;
+      }
       const sink = { name: `clickhouse:${table.table}`, write: async () => void (await table.load([record.value])) };
       const written = await writeWithRetry(sink, [record.value], { pace: yieldToLoop, ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
       if (!written) return;
