@@ -21,6 +21,8 @@ import { ConsumerLag } from './consumer-lag.ts';
 import { PrometheusMetrics, outcomesPlugin, startOpsServer } from './prometheus.ts';
 import { ingest, loadTables, openClickHouse, openRuntime, replay, replayLive, runPipeline } from './runtime.ts';
 import { runRetentionSchedule } from './privacy.ts';
+import { eraseCustomerCommand } from './erasure.ts';
+import { exportCustomer } from './customer-export.ts';
 import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import { findLiveEndpoint, queryLiveEndpoint } from './live-sql.ts';
 import type { Serving } from './serve.ts';
@@ -328,6 +330,32 @@ withCommonFlags(program.command('retention'))
       }
     } finally {
       await clickhouse.close();
+    }
+  });
+
+withPrivacyFlags(withCommonFlags(program.command('erase')))
+  .description('erase one customer (GDPR Art. 17): live state and its changelogs, every table, future output; by raw id, pseudonymised with the configured key (docs/privacy.md)')
+  .argument('<customer-id>', 'the customer\'s raw id (or their pseudonym)')
+  .option('--wait <seconds>', 'how long to wait for a running worker to complete it (Kafka); 0: only request it', (value) => Number.parseInt(value, 10), 120)
+  .action(async (id: string, flags: CommonFlags & { wait: number }) => {
+    const runtime = await openRuntime(configFrom(flags));
+    try {
+      const result = await eraseCustomerCommand(runtime, id, { waitMs: flags.wait * 1000 });
+      console.log(JSON.stringify(result));
+    } finally {
+      await runtime.close();
+    }
+  });
+
+withPrivacyFlags(withCommonFlags(program.command('export')))
+  .description('write everything held about one customer (GDPR Art. 15) as one JSON document on stdout: every table, their signals\' deliveries, live state from the changelogs')
+  .argument('<customer-id>', 'the customer\'s raw id (or their pseudonym)')
+  .action(async (id: string, flags: CommonFlags) => {
+    const runtime = await openRuntime(configFrom(flags));
+    try {
+      process.stdout.write(`${JSON.stringify(await exportCustomer(runtime, id), null, 2)}\n`);
+    } finally {
+      await runtime.close();
     }
   });
 

@@ -2,6 +2,7 @@
 import { createHttpCollector } from '../sources/collector/http-collector.ts';
 import type { Runtime } from './runtime.ts';
 import { deadLetterPath, inputPublisher } from './runtime.ts';
+import { requestErasure } from './erasure.ts';
 
 export interface RunningCollector {
   /** Base URL it listens on, e.g. http://127.0.0.1:8088. */
@@ -16,6 +17,7 @@ export function collectorFor(runtime: Runtime, wallClock: () => number = Date.no
     deadLetters: deadLetterPath(runtime),
     metrics: runtime.metrics,
     wallClock,
+    erasures: { request: (id) => requestErasure(runtime, id, { source: 'http' }) },
   });
 }
 

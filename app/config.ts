@@ -46,6 +46,13 @@ export const configSchema = z.object({
       clientId: z.string().default('touchstream'),
       groupId: z.string().default('touchstream'),
       inputTopic: z.string().default('touchstream.events'),
+      /** Erasure requests (CONTRACT §6; docs/privacy.md). */
+      erasureTopic: z.string().default('touchstream.erasure'),
+      /**
+       * The bound on how long erased data can stay on Kafka (docs/privacy.md): `retention.ms` of the topics touchstream
+       * creates, and how soon a compacted changelog drops an erased value (`max.compaction.lag.ms`).
+       */
+      retentionDays: number.pipe(z.number().positive()).default(7),
       partitions: number.pipe(z.number().int().min(1)).default(4),
     })
     .prefault({}),
@@ -138,6 +145,8 @@ export const configSchema = z.object({
       keyId: z.string().regex(KEY_ID_PATTERN, '1–16 letters or digits').optional(),
       /** Scrub e-mail addresses, phone numbers, IBANs and card numbers out of free text. */
       scrub: flag.default(true),
+      /** Marketing signals need a stated `consent.marketing: true` (opt-in); default: only a stated `false` suppresses them. */
+      marketingOptIn: flag.default(false),
     })
     .prefault({}),
   schemaRegistry: z
@@ -158,6 +167,8 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_KAFKA_BROKERS: 'kafka.brokers',
   TOUCHSTREAM_KAFKA_GROUP_ID: 'kafka.groupId',
   TOUCHSTREAM_INPUT_TOPIC: 'kafka.inputTopic',
+  TOUCHSTREAM_ERASURE_TOPIC: 'kafka.erasureTopic',
+  TOUCHSTREAM_KAFKA_RETENTION_DAYS: 'kafka.retentionDays',
   TOUCHSTREAM_KAFKA_PARTITIONS: 'kafka.partitions',
   TOUCHSTREAM_CLICKHOUSE_URL: 'clickhouse.url',
   TOUCHSTREAM_CLICKHOUSE_USER: 'clickhouse.username',
@@ -196,6 +207,7 @@ const ENVIRONMENT: Record<string, string> = {
   TOUCHSTREAM_PSEUDONYMISATION_KEY_ID: 'privacy.keyId',
   TOUCHSTREAM_SCRUB_FREE_TEXT: 'privacy.scrub',
   TOUCHSTREAM_IDENTITY_STITCHING: 'identity.enabled',
+  TOUCHSTREAM_MARKETING_OPT_IN: 'privacy.marketingOptIn',
   TOUCHSTREAM_CLICKHOUSE_RETENTION_DAYS: 'clickhouse.retentionDays',
   TOUCHSTREAM_CLICKHOUSE_RETENTION: 'clickhouse.retention',
   TOUCHSTREAM_DEAD_LETTER_BYTES_RETENTION_DAYS: 'clickhouse.deadLetterBytesDays',

@@ -6,11 +6,30 @@ import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import { loadKeyFile, PrivacyEdge } from '../privacy/index.ts';
 import type { Config } from './config.ts';
+import type { TopicSpec } from '../log/log.ts';
 
 /** The one privacy transform of the source edge; throws a typed error when a configured key file is missing or too short. */
 export function privacyEdgeOf(config: Config): PrivacyEdge {
   const { keyFile, keyId, scrub } = config.privacy;
   return new PrivacyEdge({ key: keyFile ? loadKeyFile(keyFile, keyId) : undefined, scrub });
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The retention bound of the Kafka topics (docs/privacy.md): append-only topics keep records at most
+ * `kafka.retentionDays`; compacted ones (changelogs) drop an erased key's older values within that bound
+ * (`max.compaction.lag.ms`, with segments rolled daily so compaction can reach them) and its tombstone a day later.
+ */
+export function kafkaRetentionConfig(config: Config, compacted = false): Record<string, string> {
+  const bound = String(Math.round(config.kafka.retentionDays * DAY_MS));
+  if (!compacted) return { 'retention.ms': bound };
+  return { 'max.compaction.lag.ms': bound, 'segment.ms': String(Math.min(DAY_MS, Math.round(config.kafka.retentionDays * DAY_MS))), 'delete.retention.ms': String(DAY_MS) };
+}
+
+/** The topic specs with the retention bound added (a spec's own config wins). */
+export function withKafkaRetention(config: Config, specs: readonly TopicSpec[]): TopicSpec[] {
+  return specs.map((spec) => ({ ...spec, config: { ...kafkaRetentionConfig(config, spec.config?.['cleanup.policy'] === 'compact'), ...spec.config } }));
 }
 
 export function retentionPolicyOf(config: Config): RetentionPolicy {

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metrics } from '../engine/index.ts';
 import { MetricsRecorder, runStreamJob, supervise } from '../engine/index.ts';
-import type { StreamJobResult } from '../engine/index.ts';
+import type { Decoded, StreamJobResult } from '../engine/index.ts';
 import type { Log, LogProducer, PartitionOffset, ProduceRecord, TransactionalProducer } from '../log/log.ts';
 import { MemoryLog } from '../log/memory.ts';
 import { partitionOf } from '../log/partitioner.ts';
@@ -24,12 +24,13 @@ import type { CxEvent } from '../schemas/events.ts';
 import type { Alert, DeadLetter, SessionKpis, Signal } from '../schemas/outputs.ts';
 import { TOPICS } from '../schemas/outputs.ts';
 import type { SchemaRegistry } from '../schemas/registry.ts';
+import type { ErasureApplied, ErasureRecord } from '../schemas/erasure.ts';
 import { LocalSchemaRegistry } from '../schemas/registry.ts';
 import { HttpSchemaRegistry } from '../schemas/registry-http.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
 import type { ClickHouseTarget } from '../sinks/clickhouse/connection.ts';
 import { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
-import { deadLetterRows } from '../sinks/rows/row-chunks.ts';
+import { deadLetterRows, plainRows } from '../sinks/rows/row-chunks.ts';
 import { rowTopicSink } from '../sinks/rows/row-topic-sink.ts';
 import { avroTopicSink } from '../sinks/topic/avro-topic-sink.ts';
 import type { TableLoadResult } from '../loader/table-loader.ts';
@@ -40,9 +41,10 @@ import { IdentityStitcher, withoutHandover } from '../sources/identity/index.ts'
 import type { Source } from '../sources/source.ts';
 import type { Config } from './config.ts';
 import type { PrivacyEdge } from '../privacy/index.ts';
-import { privacyEdgeOf, retentionPolicyOf } from './privacy.ts';
+import { kafkaRetentionConfig, privacyEdgeOf, retentionPolicyOf, withKafkaRetention } from './privacy.ts';
 import type { PipelineLiveState } from './live-state.ts';
-import { loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
+import { erasuresAppliedTopicOf, loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
+import { erasureSplitter, routeErasureRequests } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
 import { actionTopics, runActions } from './actions.ts';
@@ -60,6 +62,7 @@ export interface Runtime {
     signal: AvroWireCodec<Signal>;
     alert: AvroWireCodec<Alert>;
     deadLetter: AvroWireCodec<DeadLetter>;
+    erasure: AvroWireCodec<ErasureRecord>;
   };
   metrics: Metrics;
   /** Pseudonymises and scrubs every source's events and dead letters before they are published (docs/privacy.md). */
@@ -131,22 +134,26 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     signal: await codec<Signal>(`${TOPICS.signals}-value`, 'signal'),
     alert: await codec<Alert>(`${TOPICS.alerts}-value`, 'alert'),
     deadLetter: await codec<DeadLetter>(`${TOPICS.deadLetters}-value`, 'dead-letter'),
+    erasure: await codec<ErasureRecord>(`${config.kafka.erasureTopic}-value`, 'erasure'),
   };
   const clickhouse = await openClickHouse(config, metrics);
   if (options.migrate ?? true) await clickhouse.migrate();
   const log = options.log ?? (await openLog(config));
   const partitions = config.kafka.partitions;
-  await log.createTopics([
+  // Every topic with the retention bound: what an erasure cannot delete from an append-only log ages out (docs/privacy.md).
+  await log.createTopics(withKafkaRetention(config, [
     { topic: config.kafka.inputTopic, partitions },
     { topic: TOPICS.sessions, partitions },
     { topic: TOPICS.signals, partitions },
     { topic: TOPICS.alerts, partitions: 1 },
     { topic: TOPICS.deadLetters, partitions: 1 },
+    { topic: config.kafka.erasureTopic, partitions },
+    { topic: erasuresAppliedTopicOf(config.kafka.groupId), partitions: 1 },
     // One partition per row topic: a checkpoint's transaction touches one partition per table (its cost grows with
     // the partitions it touches); loaders scale across tables (a group shares the topics' partitions).
     ...TABLE_OUTPUTS.map(({ table }) => ({ topic: rowTopicOf(config.kafka.groupId, table), partitions: 1 })),
     ...actionTopics(config, partitions),
-  ]);
+  ]));
   const producer = await log.producer();
   return {
     config,
@@ -292,7 +299,9 @@ export async function runPipeline(runtime: Runtime, options: PipelineRunOptions 
       : loadTables(runtime, loadOptions);
   // Action delivery reads the committed signals at its own pace (with destinations configured): it never holds up a signal.
   const acting = runActions(runtime, loadOptions);
-  const [result, loaded, actions] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading), stopOnFailure(acting)]);
+  // Erasure requests other systems put on touchstream.erasure go onto the input topic, in the customer's partition.
+  const routing = routeErasureRequests(runtime, loadOptions);
+  const [result, loaded, actions] = await Promise.all([stopOnFailure(runTopology(runtime, { ...options, signal })), stopOnFailure(loading), stopOnFailure(acting), stopOnFailure(routing)]);
   return { ...result, ...(loaded ? { loaded } : {}), ...(actions ? { actions } : {}) };
 }
 
@@ -332,6 +341,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
   const wallClock = options.wallClock ?? Date.now;
   // Output topics are written in each checkpoint's transaction (docs/engine.md); the producer changes on a restart.
   const transactionalId = `${config.kafka.groupId}-${config.engine.workerId ?? randomUUID()}`;
+  const splitErasures = erasureSplitter(runtime);
   const decode = createEventDecoder({ source: `kafka:${config.kafka.inputTopic}`, codec: runtime.codecs.event, maxPayloadBytes: config.maxPayloadBytes, wallClock });
   return supervise(async () => {
     const consumer = await runtime.log.consumer({
@@ -357,6 +367,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
       ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
       keyDrivers: config.keyDrivers,
       lastSessionHorizonMs: config.serving.lastSessionMs,
+      consent: { marketingOptIn: config.privacy.marketingOptIn },
     });
     options.liveState?.attach(journey.live);
     try {
@@ -364,16 +375,23 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
       return await runStreamJob<CxEvent, CxOutputs>({
         name: 'cx-journeys',
         consumer,
-        state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId },
+        state: { log: runtime.log, transactions, changelogPrefix: config.kafka.groupId, topicConfig: kafkaRetentionConfig(config, true) },
         inputTopic: config.kafka.inputTopic,
         // The privacy edge again (idempotent): events a producer wrote to the input topic past the sources are covered too.
+        // Erasure requests routed onto the input topic are applied where they sit in the customer's partition.
         decode: async (records, out) => {
-          const decoded = await decode(records, (letter) => {
+          const { events, erasures } = await splitErasures(records);
+          const decoded = await decode(events, (letter) => {
             out.emit('rejected', runtime.privacy.deadLetters([letter])[0]!);
             runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
           });
           runtime.privacy.events(decoded.map((item) => item.value));
-          return decoded;
+          if (erasures.length === 0) return decoded;
+          for (const { value } of erasures) out.emit('erasures', value);
+          const items: Decoded<CxEvent>[] = [...decoded, ...erasures.map(({ record, value }) => ({ record, forget: value.customer_id }))];
+          // Back in the order they were read.
+          const order = new Map(records.map((record, index) => [record, index]));
+          return items.sort((a, b) => order.get(a.record)! - order.get(b.record)!);
         },
         keyOf: sessionKeyOf,
         eventTimeOf: (event) => event.occurred_at,
@@ -394,6 +412,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
             { ...avroTopicSink<Alert>({ topic: TOPICS.alerts, producer: outputs, codec: runtime.codecs.alert, keyOf: (alert) => `${alert.kpi}:${alert.dimension_value}` }), transactional: true },
           ],
           rejected: deadLetterSinks(runtime, outputs, true),
+          erasures: rowTopicSink({ topic: erasuresAppliedTopicOf(config.kafka.groupId), producer: outputs, codec: plainRows<ErasureApplied>() }),
         },
         watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
         ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),

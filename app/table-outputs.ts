@@ -11,6 +11,8 @@ import {
   sessionsTableSink, signalsTableSink, socialMentionsTableSink,
 } from '../sinks/clickhouse/table-sinks.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
+import type { ErasureApplied } from '../schemas/erasure.ts';
+import { completeErasure } from './erasure.ts';
 
 export interface TableOutput<K extends keyof CxOutputs> {
   output: K;
@@ -40,12 +42,34 @@ export const TABLE_OUTPUTS = [
   tableOutput('driver_analysis', 'driver_analysis', driverAnalysisTableSink),
 ] as const;
 
+/** The erasures the pipeline applied, in its checkpoint transactions: the loader's barrier (app/erasure.ts). */
+export const erasuresAppliedTopicOf = (groupId: string): string => `${groupId}-erasures-applied`;
+
 /** The row topic of a table: internal to one pipeline (its consumer group), like its changelogs. */
 export const rowTopicOf = (groupId: string, table: string): string => `${groupId}-rows-${table}`;
 
 /** The loader's view of the tables: each one's row topic and how its chunks become an insert (action management's tables too). */
 export function loadedTables(groupId: string, writer: ClickHouseWriter): LoadedTable[] {
-  return [...pipelineLoadedTables(groupId, writer), ...actionLoadedTables(groupId, writer, rowTopicOf)];
+  return [...pipelineLoadedTables(groupId, writer), ...actionLoadedTables(groupId, writer, rowTopicOf), erasureBarrier(groupId, writer)];
+}
+
+/** Applied erasures: each deletes its customer from every table once the loader has loaded what came before it. */
+function erasureBarrier(groupId: string, writer: ClickHouseWriter): LoadedTable {
+  return {
+    table: 'erasures',
+    topic: erasuresAppliedTopicOf(groupId),
+    barrier: true,
+    async load(chunks) {
+      let applied = 0;
+      for (const chunk of chunks) {
+        for (const erasure of decodeRowChunk(chunk, plainRows<ErasureApplied>())) {
+          await completeErasure(writer, erasure);
+          applied++;
+        }
+      }
+      return applied;
+    },
+  };
 }
 
 function pipelineLoadedTables(groupId: string, writer: ClickHouseWriter): LoadedTable[] {

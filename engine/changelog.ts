@@ -40,8 +40,8 @@ export class Changelogs {
   }
 
   /** Creates the compacted changelog topic with as many partitions as the input topic. */
-  async createTopics(partitions: number): Promise<void> {
-    await this.log.createTopics([{ topic: this.topic, partitions, config: { 'cleanup.policy': 'compact' } }]);
+  async createTopics(partitions: number, config: Record<string, string> = {}): Promise<void> {
+    await this.log.createTopics([{ topic: this.topic, partitions, config: { ...config, 'cleanup.policy': 'compact' } }]);
   }
 
   /** The changes to checkpoint now: every operator's snapshot and the partitions whose watermark moved. */

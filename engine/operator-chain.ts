@@ -14,6 +14,11 @@ export interface ChainStage<I, O extends OutputMap> {
   onWatermark?(watermark: number, out: Outputs<O>, context: OperatorContext): void;
   /** The stage's own state stores, checkpointed and restored with the chain's. */
   readonly stores?: readonly StateStore[];
+  /**
+   * Forgets everything the stage holds about one key (an erasure). Without it, the chain asks each of the stage's
+   * stores to `forget` the key; a stage whose state is keyed otherwise (e.g. by response) implements it.
+   */
+  forget?(key: string, partition: number, out: Outputs<O>, context: OperatorContext): void;
   /** Forgets what is not in a store (e.g. progress per partition); the chain clears the stores. */
   reset?(): void;
   gauges?(): Record<string, number>;
@@ -68,6 +73,14 @@ export class OperatorChain<E, I, O extends OutputMap> extends StoreBackedOperato
     super.reset();
     this.head.reset?.();
     for (const stage of this.stages) stage.reset?.();
+  }
+
+  /** An erasure: the head and every stage forget the key, in chain order. */
+  override forget(key: string, partition: number, out: Outputs<O>, context: OperatorContext): void {
+    for (const link of [this.head, ...this.stages] as ChainStage<I, O>[]) {
+      if (link.forget) link.forget(key, partition, out, context);
+      else for (const store of link.stores ?? []) store.forget?.(key);
+    }
   }
 
   protected stores(): readonly StateStore[] {

@@ -53,6 +53,12 @@ export interface Operator<E, O extends OutputMap> {
   snapshot?(): StateChange[];
   /** Puts the restored entries of one store partition back; called after `reset`, before records of that partition. */
   restore?(store: string, partition: number, entries: ReadonlyMap<string, unknown>): void;
+  /**
+   * Forgets everything held about one key (an erasure request read from the input in its log order, after the
+   * key's earlier records and before its later ones): its state entries go, and their deletes are checkpointed as
+   * changelog tombstones in the next checkpoint. A later record of the key starts from nothing.
+   */
+  forget?(key: string, partition: number, out: Outputs<O>, context: OperatorContext): void;
   /** Forgets all state: on a rebalance the engine resets and restores the partitions it owns from the changelogs. */
   reset?(): void;
   /** Gauges the operator wants reported, e.g. { live_sessions: 12 }. */

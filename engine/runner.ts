@@ -11,10 +11,8 @@ import { WatermarkTracker } from './watermarks.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
 import type { WatermarkOptions } from './watermarks.ts';
 
-export interface Decoded<E> {
-  record: LogRecord;
-  value: E;
-}
+/** A decoded input record: a value, or a request to forget a key (an erasure) at this place in the log. */
+export type Decoded<E> = { record: LogRecord; value: E; forget?: undefined } | { record: LogRecord; forget: string };
 
 export interface StreamJobOptions<E, O extends OutputMap> {
   /** Names the job in metrics and logs. */
@@ -67,7 +65,7 @@ export interface StreamJobOptions<E, O extends OutputMap> {
    * `<changelogPrefix>-state-changelog` (keys `<store>|<key>`) in one transaction with the topic outputs and the input offsets, and
    * restored when partitions are assigned. Without it, state lives in memory only (bounded runs, tests).
    */
-  state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string };
+  state?: { log: Log; transactions: TransactionalProducer; changelogPrefix: string; /** Extra configs of the compacted changelog topic when it is created. */ topicConfig?: Record<string, string> };
 }
 
 /** What `onAssignment` is told: the input partitions whose state is restored and current, or that it is changing. */
@@ -115,7 +113,7 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
   const changelogs = state ? new Changelogs(state.log, state.changelogPrefix, options.operators) : null;
   if (state && changelogs) {
     inputPartitions = (await state.log.endOffsets(options.inputTopic)).length;
-    await changelogs.createTopics(inputPartitions);
+    await changelogs.createTopics(inputPartitions, state.topicConfig);
   }
   let generation: number | null = null;
   /**
@@ -195,18 +193,26 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
     const decoded = await stall.bound('decode', options.decode(records, out));
     const now = wallClock();
     if (catchingUp) watermarks.behind(now);
-    const batch: StreamRecord<E>[] = new Array(decoded.length);
-    for (let index = 0; index < decoded.length; index++) {
-      const { record, value } = decoded[index]!;
+    let batch: StreamRecord<E>[] = [];
+    for (const item of decoded) {
+      if (item.forget !== undefined) {
+        // An erasure: what came before it in the batch is processed first, what comes after sees the key forgotten.
+        if (batch.length > 0) for (const operator of options.operators) operator.process(batch, out, context);
+        batch = [];
+        for (const operator of options.operators) operator.forget?.(item.forget, item.record.partition, out, context);
+        metrics.count('touchstream_keys_forgotten_total', 1, { job: options.name });
+        continue;
+      }
+      const { record, value } = item;
       const eventTime = options.eventTimeOf(value);
-      batch[index] = {
+      batch.push({
         value,
         key: options.keyOf(value),
         eventTime,
         partition: record.partition,
         offset: record.offset,
         partitionWatermark: watermarks.observe(record.partition, eventTime, now),
-      };
+      });
     }
     for (const record of records) {
       if (record.topic === options.inputTopic) processed.set(record.partition, record.offset + 1);

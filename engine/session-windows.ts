@@ -294,6 +294,31 @@ export class SessionWindows<E, A> implements StateStore {
     return open === undefined ? [] : Array.isArray(open) ? open : [open];
   }
 
+  /**
+   * Forgets a key (an erasure): its open sessions go without closing (no row, no rule fires on them) and so does the
+   * reach of its closed ones, so its next event starts a new session whatever its time. The next checkpoint writes
+   * the key's tombstone.
+   */
+  forget(key: string): void {
+    const open = this.#open.get(key);
+    let partition: number | undefined;
+    if (open !== undefined) {
+      for (const session of Array.isArray(open) ? open : [open]) {
+        this.#unschedule(session);
+        this.#size--;
+        partition = session.partition;
+      }
+      this.#open.delete(key);
+    }
+    if (this.#closedUntil.has(key)) {
+      this.#closedUntil.delete(key);
+      // The partition's tombstone list keeps the entry; it is skipped at eviction (its `until` no longer matches).
+      for (const deadlines of this.#partitions.values()) if (deadlines.tombstones.some((entry) => entry.key === key)) partition ??= deadlines.partition;
+    }
+    partition ??= this.#changed.get(key);
+    if (partition !== undefined) this.#changed.set(key, partition);
+  }
+
   changes(): StateChange[] {
     const changes: StateChange[] = [];
     for (const [key, partition] of this.#changed) {

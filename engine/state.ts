@@ -21,6 +21,11 @@ export interface StateStore {
   restore(partition: number, entries: ReadonlyMap<string, unknown>): void;
   /** Forgets everything (a rebalance or a failed checkpoint: state is restored from the changelogs again). */
   clear(): void;
+  /**
+   * Forgets everything held under one key (an erasure): the entries it drops are checkpointed as deletes, so the
+   * changelog gets tombstones and a restore does not bring them back. Stores without keys of a customer omit it.
+   */
+  forget?(key: string): void;
 }
 
 /** A plain key-value store with change tracking, for operators whose state is a map of JSON values. */
@@ -49,6 +54,10 @@ export class KeyedStateStore<V> implements StateStore {
     if (!entry) return;
     this.#values.delete(key);
     this.#changed.set(key, entry.partition);
+  }
+
+  forget(key: string): void {
+    this.delete(key);
   }
 
   entries(): IterableIterator<[string, { partition: number; value: V }]> {
@@ -98,5 +107,10 @@ export abstract class StoreBackedOperator {
 
   reset(): void {
     for (const store of this.stores()) store.clear();
+  }
+
+  /** Forgets one key in every store that keeps keys (an erasure, in the input's log order). */
+  forget(key: string, ..._where: unknown[]): void {
+    for (const store of this.stores()) store.forget?.(key);
   }
 }

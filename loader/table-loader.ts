@@ -14,6 +14,12 @@ export interface LoadedTable {
    * the insert and the offset commit leaves no duplicate.
    */
   load(chunks: readonly Buffer[], pace?: () => Promise<void>): Promise<number>;
+  /**
+   * A barrier (erasures): each of its records is applied only once this loader has loaded every other table up to
+   * where their topics ended when the record was read, so what was committed before it is in the tables first (a
+   * delete then finds every earlier row). Its offsets are committed as records are applied.
+   */
+  barrier?: boolean;
 }
 
 export interface TableLoaderOptions {
@@ -63,6 +69,8 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (stopped()) halt.abort();
   const tableOf = new Map(options.tables.map((table) => [table.topic, table]));
+  /** Barrier records read and not applied yet, in order, each with the ends the other tables must reach first. */
+  const barriers: Array<{ record: LogRecord; table: LoadedTable; ends: PartitionOffset[] }> = [];
   const topics = options.tables.map((table) => table.topic);
   const rows: Record<string, number> = Object.fromEntries(options.tables.map((table) => [table.table, 0]));
   // Bounded: the end of every partition now (the pipeline that wrote them has finished: no transaction is open).
@@ -91,16 +99,19 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
         generation = consumer.generation();
         position.clear();
         committed.clear();
+        barriers.length = 0;
       }
       if (records.length > 0) await load(records);
       else {
         // Nothing came: where the consumer moved past what was loaded, it skipped transaction markers (or aborted
         // records); committing that position keeps the group's lag at zero and tells a bounded load it is done.
-        const skipped = (consumer.positions?.() ?? []).filter(({ topic, partition, offset }) => offset > (position.get(keyOf(topic, partition)) ?? -1));
+        const pending = new Set(barriers.map(({ record }) => record.topic));
+        const skipped = (consumer.positions?.() ?? []).filter(({ topic, partition, offset }) => !pending.has(topic) && offset > (position.get(keyOf(topic, partition)) ?? -1));
         if (skipped.length > 0 && (await commit(skipped))) {
           for (const { topic, partition, offset } of skipped) position.set(keyOf(topic, partition), offset);
         }
       }
+      await applyBarriers();
     }
     await (measuring ?? reportLag());
     return { rows };
@@ -116,6 +127,12 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
     const next = new Map<string, PartitionOffset>();
     let unloaded = false;
     for (const record of records) {
+      const barrier = tableOf.get(record.topic);
+      if (barrier?.barrier) {
+        if (record.value.length > 0) barriers.push({ record, table: barrier, ends: await otherEnds(barrier) });
+        else if (barriers.length === 0) next.set(keyOf(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
+        continue;
+      }
       let chunks = byTopic.get(record.topic);
       if (!chunks) byTopic.set(record.topic, (chunks = []));
       if (record.value.length > 0) chunks.push(record.value);
@@ -140,6 +157,46 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
     if (unloaded) return;
     const offsets = [...next.values()];
     if (await commit(offsets)) for (const { topic, partition, offset } of offsets) position.set(keyOf(topic, partition), offset);
+  }
+
+  /** Where the other tables' topics end now, for the partitions this loader reads. */
+  async function otherEnds(barrier: LoadedTable): Promise<PartitionOffset[]> {
+    const assigned = new Set(consumer.assignment().map(({ topic, partition }) => keyOf(topic, partition)));
+    const ends: PartitionOffset[] = [];
+    for (const table of options.tables) {
+      if (table === barrier || table.barrier) continue;
+      for (const end of await options.log.endOffsets(table.topic)) if (end.offset > 0 && assigned.has(keyOf(end.topic, end.partition))) ends.push(end);
+    }
+    return ends;
+  }
+
+  /** Applies the barrier records whose tables are loaded far enough, in order; commits each one's offset. */
+  async function applyBarriers(): Promise<void> {
+    if (barriers.length === 0 || stopped()) return;
+    // What the client moved past: everything it handed out is loaded by now (each poll is loaded before this runs),
+    // and transaction markers after a topic's last rows count as reached without waiting for an empty poll.
+    const handedOut = new Map((consumer.positions?.() ?? []).map(({ topic, partition, offset }) => [keyOf(topic, partition), offset]));
+    // A partition with nothing new since this loader started: the group's committed offset says how far it is loaded
+    // (the client may not know a position there until it reads something).
+    const reached = (topic: string, partition: number, end: number) =>
+      Math.max(position.get(keyOf(topic, partition)) ?? 0, handedOut.get(keyOf(topic, partition)) ?? 0, committed.get(keyOf(topic, partition)) ?? 0) >= end;
+    let refreshed = false;
+    while (barriers.length > 0) {
+      const { record, table, ends } = barriers[0]!;
+      if (ends.some(({ topic, partition, offset }) => !reached(topic, partition, offset))) {
+        if (refreshed || !consumer.committed) return;
+        refreshed = true;
+        for (const { topic, partition, offset } of await consumer.committed()) if (offset >= 0) committed.set(keyOf(topic, partition), offset);
+        continue;
+      }
+      const sink = { name: `clickhouse:${table.table}`, write: async () => void (await table.load([record.value])) };
+      const written = await writeWithRetry(sink, [record.value], { pace: yieldToLoop, ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
+      if (!written) return;
+      barriers.shift();
+      rows[table.table] = (rows[table.table] ?? 0) + 1;
+      const offset = { topic: record.topic, partition: record.partition, offset: record.offset + 1 };
+      if (await commit([offset])) position.set(keyOf(record.topic, record.partition), offset.offset);
+    }
   }
 
   /**

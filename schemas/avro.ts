@@ -10,7 +10,7 @@ export type AvroType = avro.Type;
 const here = new URL('./avro/', import.meta.url);
 
 /** The contract's Avro schemas by subject-ish name; the files are the source of truth. */
-export function loadSchema(name: 'event' | 'session' | 'signal' | 'alert' | 'dead-letter' | 'action-dead-letter' | 'action-outcome'): AvroSchema {
+export function loadSchema(name: 'event' | 'session' | 'signal' | 'alert' | 'dead-letter' | 'action-dead-letter' | 'action-outcome' | 'erasure'): AvroSchema {
   return JSON.parse(readFileSync(new URL(`${name}.avsc`, here), 'utf8')) as AvroSchema;
 }
 
@@ -32,7 +32,7 @@ export const PROPERTY_BRANCH: Record<EventType, string> = Object.fromEntries(
 
 /** The Avro record shape of an event: the same as `CxEvent` except that `properties` is wrapped by its branch. */
 export function eventToAvro(event: CxEvent): Record<string, unknown> {
-  return { ...event, handover: event.handover ?? null, properties: { [PROPERTY_BRANCH[event.type]]: event.properties } };
+  return { ...event, handover: event.handover ?? null, consent: event.consent ?? null, properties: { [PROPERTY_BRANCH[event.type]]: event.properties } };
 }
 
 /** Unwraps a decoded Avro event; null when `properties` is not the branch that `type` requires. */

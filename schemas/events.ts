@@ -85,6 +85,12 @@ export interface Experiment {
   variant: string;
 }
 
+/** A customer's consent as an event states it (CONTRACT §6); null: not stated. */
+export interface Consent {
+  analytics: boolean | null;
+  marketing: boolean | null;
+}
+
 /** One decoded, validated contract event: the value every stage after the source works on. */
 export type CxEvent = {
   [T in EventType]: {
@@ -96,6 +102,8 @@ export type CxEvent = {
     channel: Channel;
     touchpoint: string | null;
     experiment: Experiment | null;
+    /** Null when the event states none (optional for hand-built values). */
+    consent?: Consent | null;
     properties: PropertiesOf<T>;
     /** Set only by identity stitching at the source edge, never from input (see `Handover`). */
     handover?: Handover;
@@ -133,6 +141,7 @@ const envelope = z
     channel: z.enum(CHANNELS),
     touchpoint: z.string().max(128).nullish(),
     experiment: z.object({ id: z.string().min(1).max(128), variant: z.string().min(1).max(128) }).nullish(),
+    consent: z.object({ analytics: z.boolean().nullish(), marketing: z.boolean().nullish() }).nullish(),
     properties: z.record(z.string(), z.unknown()).default({}),
   })
   .refine((event) => event.customer_id != null || event.anonymous_id != null, {
@@ -185,6 +194,7 @@ export function parseEvent(input: unknown, now: number): ParseResult {
     channel: raw.channel,
     touchpoint: raw.touchpoint ?? null,
     experiment: raw.experiment ?? null,
+    consent: raw.consent ? { analytics: raw.consent.analytics ?? null, marketing: raw.consent.marketing ?? null } : null,
     properties: withNulls(raw.type, properties.data as Record<string, unknown>),
   } as CxEvent;
   return { ok: true, event };
@@ -288,6 +298,7 @@ export function toContractJson(event: CxEvent): Record<string, unknown> {
   if (event.anonymous_id !== null) json.anonymous_id = event.anonymous_id;
   if (event.touchpoint !== null) json.touchpoint = event.touchpoint;
   if (event.experiment !== null) json.experiment = event.experiment;
+  if (event.consent) json.consent = event.consent;
   const properties: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(event.properties)) if (value !== null && value !== undefined) properties[key] = value;
   json.properties = properties;

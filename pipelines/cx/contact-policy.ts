@@ -46,6 +46,11 @@ export class ContactPolicy implements StateStore {
     return allowed ? signal : { ...signal, status: 'suppressed' };
   }
 
+  /** Forgets one customer's contact history (an erasure): the next checkpoint writes its tombstone. */
+  forget(customer: string): void {
+    if (this.#recent.delete(customer) || this.#changed.has(customer)) this.#changed.add(customer);
+  }
+
   /** Forgets customers whose last emitted signal is older than the window behind the watermark. */
   evict(watermark: number): void {
     for (const [customer, recent] of this.#recent) {

@@ -106,6 +106,11 @@ export class CustomerJourneys implements StateStore {
     }
   }
 
+  /** Forgets one customer's history (an erasure); the next checkpoint writes its tombstone. */
+  forget(key: string): void {
+    this.#customers.delete(key);
+  }
+
   changes(): StateChange[] {
     return this.#customers.changes();
   }

@@ -238,6 +238,11 @@ export class DriverAnalysis implements StateStore {
     }
   }
 
+  /** The store hook of an erasure. */
+  forget(customer: string): void {
+    this.forgetCustomer(customer);
+  }
+
   changes(): StateChange[] {
     return this.#entries.changes();
   }

@@ -5,6 +5,7 @@ import type {
 } from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { Alert, DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
+import type { ErasureApplied } from '../../schemas/erasure.ts';
 import type { LiveSession } from './rules/rule-evaluator.ts';
 import type { Firing } from './rules/rule.ts';
 import type { SessionAccumulator } from './session-kpis.ts';
@@ -26,6 +27,8 @@ export type CxOutputs = {
   video_engagement: VideoEngagementRow;
   campaign_kpis: CampaignKpiRow;
   driver_analysis: DriverAnalysisRow;
+  /** Erasures applied to live state (in log order); the loader deletes the customer from the tables after what came before. */
+  erasures: ErasureApplied;
 };
 
 /** An accepted (not duplicate) event, with the live session it joined; `late` when that session had closed. */

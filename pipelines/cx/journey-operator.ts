@@ -1,6 +1,9 @@
 // The CX topology: dedup and sessionisation at the head, then one stage per feature, each with its own state stores; a new feature is a new stage file and one line here.
 import type { ChainStage, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
 import { OperatorChain } from '../../engine/index.ts';
+import type { ConsentOptions, ConsentStore } from './consent.ts';
+import { DEFAULT_CONSENT, withoutPersonWhereNoAnalytics } from './consent.ts';
+import { ConsentTracking } from './stages/consent.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { Signal } from '../../schemas/outputs.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
@@ -43,6 +46,8 @@ export interface JourneyOptions {
   maxHistoryPerCustomer?: number;
   /** How long a customer's last closed session is kept for the live-serving API (event time; default 24 h). */
   lastSessionHorizonMs?: number;
+  /** How marketing consent is read (default: only a stated `marketing: false` suppresses). */
+  consent?: ConsentOptions;
 }
 
 /**
@@ -56,6 +61,7 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
   /** The read-only view of a customer's live state for the serving API (reads the chain's stores, on its thread). */
   readonly live: CxLiveView;
   readonly #openSignals: OpenSignals;
+  readonly #consent: ConsentStore;
 
   constructor(options: JourneyOptions) {
     const gap = options.sessionGapMs;
@@ -63,7 +69,9 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
     const history = new JourneyHistory({ sessionGapMs: gap, ...(options.maxHistoryPerCustomer ? { maxHistoryPerCustomer: options.maxHistoryPerCustomer } : {}) });
     const serving = new ServingState(options.lastSessionHorizonMs ? { lastSessionHorizonMs: options.lastSessionHorizonMs } : {});
     const drivers = options.keyDrivers?.enabled ? new KeyDrivers(options.keyDrivers, gap, history.journeys) : null;
+    const consent = new ConsentTracking();
     const stages: ChainStage<CxItem, CxOutputs>[] = [
+      consent,
       new ExperienceScoring(options.scoreSentiment),
       history,
       new FeedbackLinks(history.journeys, gap, drivers ? [(row, partition) => drivers.onFeedback(row, partition)] : []),
@@ -75,23 +83,35 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
       new KpiRollups(gap),
       ...(options.anomalies ? [new KpiAnomalies(options.anomalies)] : []),
       ...(drivers ? [drivers] : []),
-      new NextBestActions({ rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys }),
+      new NextBestActions({
+        rules: options.rules, contactPolicy: options.contactPolicy, sessionGapMs: gap, sessions: head.windows, journeys: history.journeys,
+        consent: { store: consent.consent, options: options.consent ?? DEFAULT_CONSENT },
+      }),
       serving,
     ];
     super('journey', head, stages);
+    this.#consent = consent.consent;
     this.#openSignals = serving.openSignals;
     this.live = new CxLiveView({ sessions: head.windows, journeys: history.journeys, lastSessions: serving.lastSessions, openSignals: serving.openSignals });
   }
 
-  // A customer's signals are decided item by item (records, and the sessions a partition's watermark closes): the
-  // signals emitted there are also kept as the customer's open signals. Aggregate (anomaly) signals come on the global
-  // watermark, which is not tapped.
+  // Every output goes through the analytics-consent rule (pipelines/cx/consent.ts). A customer's signals are decided
+  // item by item (records, and the sessions a partition's watermark closes): the signals emitted there are also kept
+  // as the customer's open signals for the serving API.
   override process(records: readonly StreamRecord<CxEvent>[], out: Outputs<CxOutputs>, context: OperatorContext): void {
-    super.process(records, this.#keepingSignals(out, context), context);
+    super.process(records, this.#keepingSignals(this.#withConsent(out, context), context), context);
   }
 
   override onPartitionWatermark(partition: number, watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
-    super.onPartitionWatermark(partition, watermark, this.#keepingSignals(out, context), context);
+    super.onPartitionWatermark(partition, watermark, this.#keepingSignals(this.#withConsent(out, context), context), context);
+  }
+
+  override onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
+    super.onWatermark(watermark, this.#withConsent(out, context), context);
+  }
+
+  #withConsent(out: Outputs<CxOutputs>, context: OperatorContext): Outputs<CxOutputs> {
+    return withoutPersonWhereNoAnalytics(out, this.#consent, context.metrics);
   }
 
   #keepingSignals(out: Outputs<CxOutputs>, context: OperatorContext): Outputs<CxOutputs> {

@@ -51,6 +51,12 @@ export class PendingByCustomer<T> implements StateStore {
     return due;
   }
 
+  /** Drops one customer's waiting items (an erasure): they are never released. */
+  forget(customer: string): void {
+    this.#size -= this.#pending.get(customer)?.length ?? 0;
+    this.#pending.delete(customer);
+  }
+
   changes(): StateChange[] {
     return this.#pending.changes();
   }
@@ -77,6 +83,10 @@ export abstract class PendingStore<T> implements StateStore {
   /** Items waiting, over all customers. */
   get size(): number {
     return this.pending.size;
+  }
+
+  forget(customer: string): void {
+    this.pending.forget(customer);
   }
 
   changes(): StateChange[] {

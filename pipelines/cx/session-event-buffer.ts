@@ -49,6 +49,11 @@ export class SessionEventBuffer<E extends BufferedEntry> implements StateStore {
     return taken.sort(byTimeThenId);
   }
 
+  /** Drops one key's buffered entries (an erasure). */
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
+
   changes(): StateChange[] {
     return this.#entries.changes();
   }

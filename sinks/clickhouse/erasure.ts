@@ -13,6 +13,8 @@ export interface ErasureRequest {
   loggedId: string;
   /** Wall clock (tests pin it). */
   wallClock?: () => number;
+  /** When the request was made (default: now): the `requested` row is then the same as the requester's. */
+  requestedAt?: number;
   /** Legacy servers run deletes as asynchronous mutations: how long to wait for them (default 5 minutes). */
   timeoutMs?: number;
 }
@@ -35,6 +37,11 @@ export function erasableTables(tables: readonly TableSpec[] = TABLES): TableSpec
   return tables.filter((table) => table !== ERASURE_LOG_TABLE && keyColumnsOf(table).length > 0);
 }
 
+/** Tables keyed by a signal, not a customer (deliveries, outcomes): erased by the customer's signal ids. */
+export function signalKeyedTables(tables: readonly TableSpec[] = TABLES): TableSpec[] {
+  return tables.filter((table) => keyColumnsOf(table).length === 0 && table.columns.some((column) => column.name === 'signal_id'));
+}
+
 const literal = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
@@ -47,7 +54,7 @@ export async function eraseCustomer(writer: ClickHouseWriter, request: ErasureRe
   const wallClock = request.wallClock ?? Date.now;
   const database = `\`${writer.database}\``;
   const legacy = writer.dialect.name === 'legacy';
-  const requestedAt = wallClock();
+  const requestedAt = request.requestedAt ?? wallClock();
   const logRow = (status: 'requested' | 'completed', completedAt: number | null, deletedFrom: string[]) => ({
     request_id: request.requestId, customer_id: request.loggedId, status, requested_at: requestedAt, completed_at: completedAt, tables: deletedFrom,
   });
@@ -62,6 +69,23 @@ export async function eraseCustomer(writer: ClickHouseWriter, request: ErasureRe
   };
 
   const deleted: Record<string, number> = {};
+  // The customer's signals' deliveries and outcomes go too (by signal id, read before the signals are deleted).
+  const signalsTable = targets.find((table) => table.name === 'signals');
+  const signalIds = signalsTable
+    ? (await writer.rows<{ signal_id: string }>(`SELECT DISTINCT signal_id FROM ${database}.\`${signalsTable.name}\` WHERE ${keyColumnsOf(signalsTable).map((column) => `${column} = ${literal(request.customerId)}`).join(' OR ')}`)).map((row) => row.signal_id)
+    : [];
+  const bySignal = signalKeyedTables(tables);
+  for (let from = 0; from < signalIds.length; from += 1000) {
+    const list = signalIds.slice(from, from + 1000).map(literal).join(', ');
+    for (const table of bySignal) {
+      const [row] = await writer.rows<{ rows: string }>(`SELECT count() AS rows FROM ${database}.\`${table.name}\` WHERE signal_id IN (${list})`);
+      const rows = Number(row?.rows ?? 0);
+      if (rows === 0) continue;
+      deleted[table.name] = (deleted[table.name] ?? 0) + rows;
+      if (legacy) await writer.command(`ALTER TABLE ${database}.\`${table.name}\` DELETE WHERE signal_id IN (${list})`);
+      else await writer.command(`DELETE FROM ${database}.\`${table.name}\` WHERE signal_id IN (${list})`);
+    }
+  }
   for (const table of targets) {
     const rows = await count(table);
     if (rows === 0) continue;
@@ -74,7 +98,14 @@ export async function eraseCustomer(writer: ClickHouseWriter, request: ErasureRe
   const deadline = Date.now() + (request.timeoutMs ?? 300_000);
   for (;;) {
     let remaining = 0;
-    for (const name of Object.keys(deleted)) remaining += await count(targets.find((table) => table.name === name)!);
+    for (const name of Object.keys(deleted)) {
+      const table = targets.find((candidate) => candidate.name === name);
+      if (table) remaining += await count(table);
+      else if (signalIds.length > 0) {
+        const [row] = await writer.rows<{ rows: string }>(`SELECT count() AS rows FROM ${database}.\`${name}\` WHERE signal_id IN (${signalIds.slice(0, 1000).map(literal).join(', ')})`);
+        remaining += Number(row?.rows ?? 0);
+      }
+    }
     if (remaining === 0) break;
     if (Date.now() > deadline) {
       throw new TouchstreamError('erasure_incomplete', `erasure ${request.requestId}: ${remaining} rows still present after ${request.timeoutMs ?? 300_000} ms; run it again`, true);

@@ -26,6 +26,11 @@ export interface CollectorDependencies {
   deadLetters(letters: readonly DeadLetter[]): Promise<void>;
   metrics: CollectorMetrics;
   wallClock?: () => number;
+  /**
+   * Erasure requests (`POST /v1/erasure`, docs/privacy.md): takes the raw id, answers the request id once the request
+   * is durable. Without it the route answers 501.
+   */
+  erasures?: { request(customerId: string): Promise<{ requestId: string }> };
 }
 
 /** The JSON answer to a request with events in it. */
@@ -166,6 +171,29 @@ export function createHttpCollector(configInput: z.input<typeof collectorConfigS
     if (/ndjson|jsonl|jsonlines/i.test(type)) return handle(reply, 'webhook:social', socialNdjsonCandidates(body));
     const parsed = parseJsonBody(body);
     return handle(reply, 'webhook:social', parsed.ok ? socialCandidates(parsed.json, body) : invalidJson(body, parsed.message));
+  });
+
+  // Erasure (Art. 17): `{ "customer_id": "…" }`. The body holds a raw id: it is never dead-lettered, logged or echoed.
+  app.post('/v1/erasure', async (request, reply) => {
+    const route = 'erasure';
+    const parsed = parseJsonBody(bodyOf(request));
+    const id = parsed.ok ? (parsed.json as { customer_id?: unknown } | null)?.customer_id : undefined;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+      metrics.count('touchstream_collector_requests_total', 1, { route, status: '400' });
+      return reply.code(400).send({ error: 'invalid_erasure', message: 'the body must be { "customer_id": "<1–128 characters>" }' });
+    }
+    if (!dependencies.erasures) {
+      metrics.count('touchstream_collector_requests_total', 1, { route, status: '501' });
+      return reply.code(501).send({ error: 'erasure_unavailable', message: 'this collector takes no erasure requests' });
+    }
+    let requestId: string;
+    try {
+      ({ requestId } = await dependencies.erasures.request(id));
+    } catch (error) {
+      return unavailable(reply, error, route);
+    }
+    metrics.count('touchstream_collector_requests_total', 1, { route, status: '202' });
+    return reply.code(202).send({ request_id: requestId, status: 'requested' });
   });
 
   app.get('/healthz', async () => ({ ok: true }));

@@ -9,7 +9,7 @@ import { eraseFromTables } from '../../app/privacy.ts';
 import { openClickHouse } from '../../app/runtime.ts';
 import { keyFromSecret, PrivacyEdge } from '../../privacy/index.ts';
 import { erasableTables } from '../../sinks/clickhouse/erasure.ts';
-import { ERASURE_LOG_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, TABLES } from '../../sinks/clickhouse/tables.ts';
+import { ACTION_DELIVERIES_TABLE, ERASURE_LOG_TABLE, EVENTS_TABLE, FEEDBACK_TABLE, SESSIONS_TABLE, SIGNALS_TABLE, TABLES } from '../../sinks/clickhouse/tables.ts';
 import type { ClickHouseWriter } from '../../sinks/clickhouse/writer.ts';
 import { requireEnvironment, runId } from '../support/environment.ts';
 
@@ -55,6 +55,11 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
     await writer.insert(SESSIONS_TABLE, [session('s1', erased), session('s2', kept)]);
     await writer.insert(SIGNALS_TABLE, [signal('g1', erased), signal('g2', kept)]);
     await writer.insert(FEEDBACK_TABLE, [feedback('f1', erased), feedback('f2', kept)]);
+    const delivery = (signalId: string) => ({
+      signal_id: signalId, action: 'support_callback', destination: 'crm', attempt: 1, status: 'delivered', http_status: 200, latency_ms: 5,
+      attempted_at: now, error_code: null, idempotency_key: `${signalId}:support_callback`,
+    });
+    await writer.insert(ACTION_DELIVERIES_TABLE, [delivery('g1'), delivery('g2')]);
   });
 
   afterAll(async () => {
@@ -67,7 +72,9 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
       // Aggregates, KPI alerts and tables keyed by signal (deliveries, outcomes) hold no customer id.
       TABLES.filter((table) => !['kpi_minute', 'alerts', 'erasure_log', 'rejected_events', 'driver_analysis', 'action_deliveries', 'action_outcomes'].includes(table.name)).map((table) => table.name));
     const result = await eraseFromTables(writer, edge, `raw${run}-alice`, `req-${run}`);
-    expect(result.deleted).toEqual({ events: 3, sessions: 1, signals: 1, feedback: 1 });
+    expect(result.deleted).toEqual({ action_deliveries: 1, events: 3, sessions: 1, signals: 1, feedback: 1 });
+    // Their signal's delivery went with it; the other customer's stays.
+    expect((await writer.rows<{ signal_id: string }>(`SELECT signal_id FROM ${database}.action_deliveries`)).map((row) => row.signal_id)).toEqual(['g2']);
     expect(await customersIn('events')).toEqual([kept]);
     expect((await writer.rows<{ event_id: string }>(`SELECT event_id FROM ${database}.events ORDER BY event_id`)).map((row) => row.event_id)).toEqual(['e4']);
     for (const table of ['sessions', 'signals', 'feedback']) expect(await customersIn(table)).toEqual([kept]);
@@ -75,7 +82,7 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
       `SELECT request_id, customer_id, status, tables, completed_at IS NOT NULL AS done FROM ${database}.${ERASURE_LOG_TABLE.name} FINAL ORDER BY status DESC`);
     expect(log.map((row) => ({ ...row, done: Number(row.done) }))).toEqual([
       { request_id: `req-${run}`, customer_id: erased, status: 'requested', tables: [], done: 0 },
-      { request_id: `req-${run}`, customer_id: erased, status: 'completed', tables: ['events', 'sessions', 'signals', 'feedback'], done: 1 },
+      { request_id: `req-${run}`, customer_id: erased, status: 'completed', tables: ['action_deliveries', 'events', 'sessions', 'signals', 'feedback'], done: 1 },
     ]);
     const everything = await writer.text(`SELECT * FROM ${database}.${ERASURE_LOG_TABLE.name}`, 'TabSeparated');
     expect(everything.includes(`raw${run}`)).toBe(false);

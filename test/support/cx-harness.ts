@@ -46,7 +46,7 @@ export const WALL_CLOCK = Date.parse('2026-11-10T00:00:00.000Z');
 export class Harness<O extends Operator<CxEvent, CxOutputs>> {
   readonly outputs: { [K in keyof CxOutputs]: CxOutputs[K][] } = {
     events: [], sessions: [], signals: [], alerts: [], rejected: [], feedback: [], social_mentions: [], channel_switches: [], purchase_attribution: [], kpi_minute: [],
-    page_views: [], video_engagement: [], campaign_kpis: [], driver_analysis: [],
+    page_views: [], video_engagement: [], campaign_kpis: [], driver_analysis: [], erasures: [],
   };
   readonly metrics = new MetricsRecorder();
   readonly context: OperatorContext = { wallClock: () => WALL_CLOCK, metrics: this.metrics };
@@ -64,6 +64,12 @@ export class Harness<O extends Operator<CxEvent, CxOutputs>> {
     }));
     this.#partitions.add(partition);
     this.operator.process(records, this.#out, this.context);
+    return this;
+  }
+
+  /** An erasure of `key` read from `partition` at this point of the log (the engine's `forget`). */
+  forget(key: string, partition = 0): this {
+    this.operator.forget?.(key, partition, this.#out, this.context);
     return this;
   }
 

@@ -164,3 +164,41 @@ describe('HTTP collector', () => {
     expect(response.headers['retry-after']).toBe('1');
   });
 });
+
+describe('HTTP collector: erasure requests', () => {
+  const withErasures = () => {
+    const requested: string[] = [];
+    const letters: DeadLetter[] = [];
+    const app = createHttpCollector({ writeKeys: [KEY] }, {
+      publisher: { async publish() {} },
+      async deadLetters(batch) {
+        letters.push(...batch);
+      },
+      metrics: new MetricsRecorder(),
+      erasures: {
+        async request(id) {
+          requested.push(id);
+          return { requestId: `req-${requested.length}` };
+        },
+      },
+    });
+    return { app, requested, letters };
+  };
+
+  it('takes { customer_id } with a write key, answers 202 with the request id, and dead-letters nothing of a bad body', async () => {
+    const { app, requested, letters } = withErasures();
+    const ok = await app.inject({ method: 'POST', url: '/v1/erasure', headers: auth, payload: { customer_id: 'alice@example.com' } });
+    expect([ok.statusCode, ok.json()]).toEqual([202, { request_id: 'req-1', status: 'requested' }]);
+    expect(requested).toEqual(['alice@example.com']);
+    const bad = await app.inject({ method: 'POST', url: '/v1/erasure', headers: auth, payload: 'alice@example.com' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).not.toContain('alice');
+    expect(letters).toEqual([]);
+    expect((await app.inject({ method: 'POST', url: '/v1/erasure', payload: { customer_id: 'x' } })).statusCode).toBe(401);
+  });
+
+  it('answers 501 where no erasure path is configured', async () => {
+    const { app } = setup();
+    expect((await app.inject({ method: 'POST', url: '/v1/erasure', headers: auth, payload: { customer_id: 'x' } })).statusCode).toBe(501);
+  });
+});

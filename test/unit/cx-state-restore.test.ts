@@ -75,7 +75,7 @@ const call = (id: string, minutes: number, customer: string) => event(id, 'conta
 describe('the journey operator declares every CX state store', () => {
   it('checkpoints sessions, dedup ids, contact policy, customer journeys, X+O link, channel switches, the KPI roll-up and what the serving API reads', () => {
     expect(journey().stateStores).toEqual([
-      'journey-sessions', 'journey-seen-ids', 'journey-customers', 'journey-pending-feedback',
+      'journey-sessions', 'journey-seen-ids', 'journey-consent', 'journey-customers', 'journey-pending-feedback',
       'journey-pending-contacts', 'journey-page-views', 'journey-videos', 'journey-campaign-touches', 'journey-kpi-rollup', 'contact-policy',
       'journey-signal-context', 'journey-last-sessions', 'journey-open-signals',
     ]);

@@ -9,13 +9,13 @@ import { EVENTS_TABLE, REJECTED_EVENTS_TABLE } from '../../sinks/clickhouse/tabl
 describe('privacy configuration', () => {
   it('has no key by default (ids pass unchanged) and scrubs by default', () => {
     const config = loadConfig({}, {});
-    expect(config.privacy).toEqual({ scrub: true });
+    expect(config.privacy).toEqual({ scrub: true, marketingOptIn: false });
     expect(privacyEdgeOf(config).keyId).toBeNull();
   });
 
   it('reads the key file, key id and scrubbing from the environment; a flag wins', () => {
     const env = { TOUCHSTREAM_PSEUDONYMISATION_KEY_FILE: '/env/key', TOUCHSTREAM_PSEUDONYMISATION_KEY_ID: 'k2026', TOUCHSTREAM_SCRUB_FREE_TEXT: 'false' };
-    expect(loadConfig({}, env).privacy).toEqual({ keyFile: '/env/key', keyId: 'k2026', scrub: false });
+    expect(loadConfig({}, env).privacy).toEqual({ keyFile: '/env/key', keyId: 'k2026', scrub: false, marketingOptIn: false });
     expect(loadConfig({ privacy: { keyFile: '/flag/key' } }, env).privacy.keyFile).toBe('/flag/key');
   });
 
@@ -60,5 +60,22 @@ describe('retention configuration', () => {
       'ALTER TABLE `ts`.`rejected_events` DELETE WHERE received_at < now() - INTERVAL 90 DAY',
       "ALTER TABLE `ts`.`rejected_events` UPDATE original = '' WHERE received_at < now() - INTERVAL 30 DAY AND original != ''",
     ]);
+  });
+});
+
+describe('the Kafka retention bound', () => {
+  it('gives every append-only topic retention.ms and compacted changelogs a compaction lag within the bound (a spec\'s own config wins)', async () => {
+    const { withKafkaRetention } = await import('../../app/privacy.ts');
+    const config = loadConfig({ kafka: { retentionDays: 3 } }, {});
+    expect(withKafkaRetention(config, [
+      { topic: 'in', partitions: 2 },
+      { topic: 'dlq', partitions: 1, config: { 'retention.ms': '1000' } },
+      { topic: 'changelog', partitions: 2, config: { 'cleanup.policy': 'compact' } },
+    ])).toEqual([
+      { topic: 'in', partitions: 2, config: { 'retention.ms': String(3 * 86_400_000) } },
+      { topic: 'dlq', partitions: 1, config: { 'retention.ms': '1000' } },
+      { topic: 'changelog', partitions: 2, config: { 'cleanup.policy': 'compact', 'max.compaction.lag.ms': String(3 * 86_400_000), 'segment.ms': String(86_400_000), 'delete.retention.ms': String(86_400_000) } },
+    ]);
+    expect(loadConfig({}, { TOUCHSTREAM_KAFKA_RETENTION_DAYS: '14' }).kafka.retentionDays).toBe(14);
   });
 });

@@ -182,3 +182,34 @@ describe('runTableLoader', () => {
     expect((await probe.poll(100, 0)).length).toBe(2);
   });
 });
+
+describe('runTableLoader: a barrier table (erasures)', () => {
+  it('applies a barrier record only after every other table holds the rows committed before it, one record per poll', async () => {
+    const { log, transaction } = await rowTopics();
+    await log.createTopics([{ topic: 'rows.erasures', partitions: 1 }]);
+    await transaction([['rows.a', 0, ['a1']], ['rows.a', 1, ['a2']], ['rows.b', 1, ['b1']]]);
+    await transaction([['rows.erasures', 0, ['e1']], ['rows.a', 0, ['a3']]]);
+    await transaction([['rows.b', 0, ['b2']]]);
+    const a = memoryTable('A', 'rows.a');
+    const b = memoryTable('B', 'rows.b');
+    /** What the other tables held when each barrier record was applied. */
+    const seen: Array<[string, string[], string[]]> = [];
+    const erasures: LoadedTable = {
+      table: 'erasures',
+      topic: 'rows.erasures',
+      barrier: true,
+      async load(chunks) {
+        for (const row of chunks.flatMap((chunk) => decodeRowChunk<Row>(chunk, plainRows()))) seen.push([row.id, a.rows.map((r) => r.id).sort(), b.rows.map((r) => r.id).sort()]);
+        return chunks.length;
+      },
+    };
+    // The barrier topic first, one record per poll: it is read before the tables' rows are.
+    const result = await runTableLoader({ log, groupId: 'loader', tables: [erasures, a, b], bounded: true, poll: { maxRecords: 1, timeoutMs: 10 }, retry });
+    expect(result.rows).toEqual({ erasures: 1, A: 3, B: 2 });
+    // Everything committed before the erasure (and in its own transaction) was loaded first.
+    const [[id, atA, atB]] = seen as [[string, string[], string[]]];
+    expect(id).toBe('e1');
+    expect(atA).toEqual(expect.arrayContaining(['a1', 'a2', 'a3']));
+    expect(atB).toEqual(expect.arrayContaining(['b1']));
+  });
+});

@@ -53,6 +53,7 @@ describe('survey webhook', () => {
         channel: 'survey',
         touchpoint: null,
         experiment: null,
+        consent: null,
         properties: { survey_id: 'post-purchase', metric: 'nps', score: 9, comment: 'Great', language: null },
       },
     ]);
@@ -108,6 +109,7 @@ describe('social webhook', () => {
         channel: 'social',
         touchpoint: null,
         experiment: null,
+        consent: null,
         properties: { platform: 'x', text: post.text, language: 'de', rating: null, product_id: null },
       },
     ]);

@@ -3,6 +3,8 @@ import type { ChainStage, OperatorContext, Outputs, SessionWindows } from '../..
 import type { CxEvent } from '../../../schemas/events.ts';
 import type { Signal } from '../../../schemas/outputs.ts';
 import { ContactPolicy } from '../contact-policy.ts';
+import type { ConsentOptions, ConsentStore } from '../consent.ts';
+import { consentGate } from '../consent.ts';
 import type { ContactPolicyOptions } from '../contact-policy.ts';
 import type { CustomerJourneys } from '../customer-journeys.ts';
 import { journeyFactsAt } from '../customer-journeys.ts';
@@ -27,6 +29,8 @@ export interface NextBestActionsOptions {
   /** The live sessions (the chain's head) and the customers' histories: what the rules' journey facts read. */
   sessions: SessionWindows<CxEvent, SessionAccumulator>;
   journeys: CustomerJourneys;
+  /** Marketing consent per customer: a marketing-channel signal without it is suppressed, no_consent (pipelines/cx/consent.ts). */
+  consent?: { store: ConsentStore; options: ConsentOptions };
 }
 
 /** Placed after every stage that feeds the journey history, so the facts see the event's own response or contact. */
@@ -99,7 +103,11 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
     if (signals.length > 1) signals.sort(byPriority);
     let emitted = 0;
     for (const signal of signals) {
-      const decided = signal.audience === 'internal' ? signal : this.#policy.apply(signal);
+      // Internal actions (support, R&D, CRM) are outside consent and the contact policy. A customer-facing one passes
+      // consent first: a signal the customer did not consent to never counts against the contact policy.
+      const internal = signal.audience === 'internal';
+      const gated = !internal && this.options.consent ? consentGate(signal, this.options.consent.store.get(signal.customer_id), this.options.consent.options) : signal;
+      const decided = internal || gated.status === 'suppressed' ? gated : this.#policy.apply(signal);
       if (decided.status === 'emitted') emitted++;
       out.emit('signals', decided);
     }

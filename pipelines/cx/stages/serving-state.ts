@@ -54,6 +54,11 @@ export class LastSessions implements StateStore {
   clear(): void {
     this.#sessions.clear();
   }
+
+  /** An erasure: the customer's last session goes (a tombstone on the changelog). */
+  forget(key: string): void {
+    this.#sessions.delete(key);
+  }
 }
 
 /** Per customer, the signals the contact policy emitted whose `expires_at` the watermark has not passed (newest kept). */
@@ -101,6 +106,11 @@ export class OpenSignals implements StateStore {
 
   clear(): void {
     this.#signals.clear();
+  }
+
+  /** An erasure: the customer's open signals go (a tombstone on the changelog). */
+  forget(key: string): void {
+    this.#signals.delete(key);
   }
 }
 
