@@ -116,7 +116,7 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
     expect(text).not.toContain(bob);
     expect(text).not.toContain(raw('alice'));
     expect(exported.tables.sessions!.length).toBe(1);
-    expect(exported.tables.signals!.map((row) => row.action).sort()).toEqual(['live_chat_offer', 'support_callback']);
+    expect(exported.tables.signals!.map((row) => row.action).sort()).toEqual(['crm_update', 'live_chat_offer', 'support_callback', 'support_case']); // the detractor's fan-out: callback, case, CRM update
     expect(exported.tables.events!.length).toBe(7);
     expect(Object.keys(exported.state).sort()).toEqual(expect.arrayContaining(['journey-customers', 'journey-pending-contacts', 'journey-pending-feedback', 'journey-sessions']));
 
