@@ -65,7 +65,8 @@ export function retentionSteps(database: string, policy: RetentionPolicy, tables
     const expired = `${table.ttlColumn} < now() - INTERVAL ${days} DAY`;
     steps.push({ table: table.name, kind: 'delete_rows', days, countQuery: `SELECT count() AS rows FROM ${target} WHERE ${expired}`, mutation: `ALTER TABLE ${target} DELETE WHERE ${expired}` });
     for (const [column, columnDays] of Object.entries(columnRetentionDays(policy, table))) {
-      const stale = `${table.ttlColumn} < now() - INTERVAL ${columnDays} DAY AND ${column} != ''`;
+      // Rows past the table's own retention are left to its DELETE: counting them here would race that mutation.
+      const stale = `${table.ttlColumn} < now() - INTERVAL ${columnDays} DAY AND ${table.ttlColumn} >= now() - INTERVAL ${days} DAY AND ${column} != ''`;
       steps.push({ table: table.name, kind: 'empty_dead_letter_bytes', days: columnDays, countQuery: `SELECT count() AS rows FROM ${target} WHERE ${stale}`, mutation: `ALTER TABLE ${target} UPDATE ${column} = '' WHERE ${stale}` });
     }
   }

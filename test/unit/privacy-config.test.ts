@@ -58,7 +58,7 @@ describe('retention configuration', () => {
     expect(steps.map((step) => step.mutation)).toEqual([
       'ALTER TABLE `ts`.`events` DELETE WHERE occurred_at < now() - INTERVAL 395 DAY',
       'ALTER TABLE `ts`.`rejected_events` DELETE WHERE received_at < now() - INTERVAL 90 DAY',
-      "ALTER TABLE `ts`.`rejected_events` UPDATE original = '' WHERE received_at < now() - INTERVAL 30 DAY AND original != ''",
+      "ALTER TABLE `ts`.`rejected_events` UPDATE original = '' WHERE received_at < now() - INTERVAL 30 DAY AND received_at >= now() - INTERVAL 90 DAY AND original != ''",
     ]);
   });
 });
