@@ -15,7 +15,7 @@ export const driverAnalysisConfigSchema = z
     /** The sample: the latest this many linked responses per metric (by response time); older ones are forgotten. */
     sampleSize: z.coerce.number().int().min(10).default(1000),
     /** Recompute after this many new responses of a metric… */
-    everyResponses: z.coerce.number().int().min(1).default(100),
+    everyResponses: z.coerce.number().int().min(1).default(500),
     /** …or at each boundary of this much event time that new responses came before. */
     everyMs: z.coerce.number().int().min(60_000).default(60 * 60_000),
     resamples: z.coerce.number().int().min(20).default(200),

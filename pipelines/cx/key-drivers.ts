@@ -341,9 +341,17 @@ export function keyDrivers(scores: readonly number[], rows: readonly (readonly n
   // Bootstrap: resample responses with replacement and refit.
   const shareDraws = Array.from({ length: k }, () => new Float64Array(options.resamples));
   const effectDraws = Array.from({ length: k }, () => new Float64Array(options.resamples));
+  // A resample is how often each response is drawn: about a third are not drawn at all and cost nothing.
+  const drawn = new Int32Array(n);
   for (let b = 0; b < options.resamples; b++) {
     sums.fill(0);
-    for (let i = 0; i < n; i++) for (let p = 0, offset = Math.floor(random() * n) * width; p < width; p++) sums[p]! += products[offset + p]!;
+    drawn.fill(0);
+    for (let i = 0; i < n; i++) drawn[Math.floor(random() * n)]!++;
+    for (let i = 0; i < n; i++) {
+      const times = drawn[i]!;
+      if (times === 0) continue;
+      for (let p = 0, offset = i * width; p < width; p++) sums[p]! += times * products[offset + p]!;
+    }
     const draw = fit(k, correlationsOf(k, sums), weights, workspace);
     for (let j = 0; j < k; j++) {
       shareDraws[j]![b] = draw.shares[j]!;
