@@ -48,6 +48,7 @@ import { erasureSplitter, routeErasureRequests } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
 import { actionTopics, runActions } from './actions.ts';
+import { startKeyDriverThread } from './key-driver-thread/index.ts';
 
 
 export interface Runtime {
@@ -358,6 +359,8 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         return [output, rowTopicSink({ topic: rowTopicOf(config.kafka.groupId, table), producer: outputs, codec })];
       }),
     ) as { [K in keyof CxOutputs]: ReturnType<typeof rowTopicSink<CxOutputs[K]>> };
+    // Key-driver computations run beside the loop, in a thread of this attempt's own.
+    const keyDriverThread = config.keyDrivers.enabled && config.keyDrivers.offThread ? startKeyDriverThread() : null;
     const journey = new JourneyOperator({
       sessionGapMs: config.session.gapMs,
       dedupHorizonMs: config.dedupHorizonMs,
@@ -366,6 +369,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
       scoreSentiment,
       ...(config.anomaly.enabled ? { anomalies: new AnomalyDetector(config.anomaly) } : {}),
       keyDrivers: config.keyDrivers,
+      ...(keyDriverThread ? { keyDriverCompute: keyDriverThread.compute } : {}),
       lastSessionHorizonMs: config.serving.lastSessionMs,
       consent: { marketingOptIn: config.privacy.marketingOptIn },
     });
@@ -429,6 +433,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
     } finally {
       await consumer.close().catch(() => {});
       await transactions?.close().catch(() => {});
+      await keyDriverThread?.close().catch(() => {});
     }
   }, { name: 'cx-journeys', metrics: runtime.metrics, ...(options.signal ? { signal: options.signal } : {}), ...(options.onRestart ? { onRestart: options.onRestart } : {}) });
 }

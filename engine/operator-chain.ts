@@ -12,6 +12,8 @@ export interface ChainStage<I, O extends OutputMap> {
   onPartitionWatermark?(partition: number, watermark: number, out: Outputs<O>, context: OperatorContext): void;
   /** The global watermark advanced: aggregates across keys, evictions. */
   onWatermark?(watermark: number, out: Outputs<O>, context: OperatorContext): void;
+  /** Awaited before each checkpoint: outputs of work the stage runs off the event loop (see `Operator.drain`). */
+  drain?(out: Outputs<O>, context: OperatorContext): Promise<void>;
   /** The stage's own state stores, checkpointed and restored with the chain's. */
   readonly stores?: readonly StateStore[];
   /**
@@ -67,6 +69,10 @@ export class OperatorChain<E, I, O extends OutputMap> extends StoreBackedOperato
   onWatermark(watermark: number, out: Outputs<O>, context: OperatorContext): void {
     this.head.onWatermark?.(watermark, out, context);
     for (const stage of this.stages) stage.onWatermark?.(watermark, out, context);
+  }
+
+  async drain(out: Outputs<O>, context: OperatorContext): Promise<void> {
+    for (const stage of this.stages) if (stage.drain) await stage.drain(out, context);
   }
 
   override reset(): void {

@@ -44,6 +44,11 @@ export interface Operator<E, O extends OutputMap> {
   /** Called when the global watermark (the minimum over active partitions) advanced: aggregates across keys. */
   onWatermark(watermark: number, out: Outputs<O>, context: OperatorContext): void;
   /**
+   * Awaited before each checkpoint starts: work the operator started off the event loop (in another thread) emits
+   * its outputs here, so they are committed with the state that asked for them. Nothing else runs meanwhile.
+   */
+  drain?(out: Outputs<O>, context: OperatorContext): Promise<void>;
+  /**
    * The names of the state stores the operator keeps (letters, digits, . _ -). Each is checkpointed to the compacted
    * topic `<group>-state-changelog` (partitioned like the input, keys `<store>|<key>`) in the same transaction as the
    * input offsets.

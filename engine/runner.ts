@@ -268,6 +268,7 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
       // retried there), and that wait is not partition idleness.
       if (checkpointer.flushEnded || finished || stopping || full) {
         watermarks.paused(await checkpointer.settle());
+        for (const operator of options.operators) if (operator.drain) await stall.bound('drain', operator.drain(out, context));
         checkpointer.start(processed);
       }
     }

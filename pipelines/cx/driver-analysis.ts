@@ -4,8 +4,8 @@ import { KeyedStateStore } from '../../engine/index.ts';
 import type { StateChange, StateStore } from '../../engine/index.ts';
 import type { DriverAnalysisRow, FeedbackRow } from '../../schemas/analytics-outputs.ts';
 import type { SurveyMetric } from '../../schemas/events.ts';
-import type { DriverVector } from './key-drivers.ts';
-import { KEY_DRIVERS, keyDrivers, seedOf } from './key-drivers.ts';
+import type { DriverVector, KeyDriverCompute, KeyDriverResult } from './key-drivers.ts';
+import { computeKeyDriversHere, KEY_DRIVERS, seedOf } from './key-drivers.ts';
 
 export const driverAnalysisConfigSchema = z
   .object({
@@ -24,6 +24,8 @@ export const driverAnalysisConfigSchema = z
     alpha: z.coerce.number().gt(0).lt(1).default(0.05),
     /** Mixed with the metric and computed_at into each computation's seed. */
     seed: z.coerce.number().int().default(16),
+    /** Compute in a worker thread of the process, off the event loop (the composition root provides it). */
+    offThread: z.boolean().default(true),
   })
   .prefault({});
 export type DriverAnalysisConfig = z.output<typeof driverAnalysisConfigSchema>;
@@ -49,6 +51,13 @@ interface Mark {
   cutAt: number | null;
   cutId: string | null;
   computedAt: number | null;
+}
+
+/** A computation started and not emitted yet: its rows go out in `drain`, in the order computations started. */
+interface Running {
+  metric: SurveyMetric;
+  computedAt: number;
+  result: Promise<KeyDriverResult>;
 }
 
 /** The customer is in the key so that an erasure finds the customer's responses. */
@@ -89,6 +98,7 @@ export class DriverAnalysis implements StateStore {
   readonly #held = new Set<string>();
   readonly #marks = new Map<SurveyMetric, Mark>();
   readonly #partitions = new Set<number>();
+  #running: Running[] = [];
   /** The earliest pending response time (+∞: none), so `release` is cheap while nothing is final. */
   #earliestPending = Number.POSITIVE_INFINITY;
   late = 0;
@@ -98,6 +108,7 @@ export class DriverAnalysis implements StateStore {
   constructor(
     private readonly config: DriverAnalysisConfig,
     private readonly sessionGapMs: number,
+    private readonly compute: KeyDriverCompute = computeKeyDriversHere,
     readonly name = DRIVER_ANALYSIS_STORE,
   ) {
     this.#entries = new KeyedStateStore(name);
@@ -129,19 +140,23 @@ export class DriverAnalysis implements StateStore {
     if (row.responded_at < this.#earliestPending) this.#earliestPending = row.responded_at;
   }
 
-  /** Runs the computations that are due at this global watermark, metric by metric (nps, csat, ces), oldest first. */
-  release(globalWatermark: number, emit: (row: DriverAnalysisRow) => void): void {
+  /**
+   * Starts the computations that are due at this global watermark, metric by metric (nps, csat, ces), oldest first;
+   * their rows come out of `drain`. The sample and the marks move on now, so the state checkpointed next is the
+   * state after them.
+   */
+  release(globalWatermark: number): void {
     if (!this.config.enabled) return;
     const finalBefore = globalWatermark - this.sessionGapMs;
     if (!(this.#earliestPending < finalBefore)) return;
     this.#earliestPending = Number.POSITIVE_INFINITY;
     for (const metric of METRICS) {
-      this.#releaseMetric(metric, finalBefore, emit);
+      this.#releaseMetric(metric, finalBefore);
       for (const response of this.#pending.get(metric)!) if (response.at < this.#earliestPending) this.#earliestPending = response.at;
     }
   }
 
-  #releaseMetric(metric: SurveyMetric, finalBefore: number, emit: (row: DriverAnalysisRow) => void): void {
+  #releaseMetric(metric: SurveyMetric, finalBefore: number): void {
     const pending = this.#pending.get(metric)!;
     const final = pending.filter((response) => response.at < finalBefore).sort(byTimeThenId);
     if (final.length === 0) return;
@@ -155,7 +170,7 @@ export class DriverAnalysis implements StateStore {
       const response = final[index]!;
       if (response.at >= boundary) {
         if (index > taken) {
-          this.#compute(metric, final.slice(taken, index), boundary, emit);
+          this.#compute(metric, final.slice(taken, index), boundary);
           taken = index;
         }
         boundary = boundaryAfter(response.at);
@@ -163,13 +178,13 @@ export class DriverAnalysis implements StateStore {
       }
       index++;
       if (index - taken >= everyResponses) {
-        this.#compute(metric, final.slice(taken, index), response.at, emit);
+        this.#compute(metric, final.slice(taken, index), response.at);
         taken = index;
       }
     }
     // The boundary after the last final response is itself final when every response before it is.
     if (final.length > taken && boundary <= finalBefore) {
-      this.#compute(metric, final.slice(taken), boundary, emit);
+      this.#compute(metric, final.slice(taken), boundary);
       taken = final.length;
     }
     if (taken === 0) return;
@@ -177,8 +192,8 @@ export class DriverAnalysis implements StateStore {
     this.#pending.set(metric, pending.filter((response) => !computed.has(response)));
   }
 
-  /** Adds `added` (in order, after the cut) to the metric's sample, trims it, and emits a row per driver when it is large enough. */
-  #compute(metric: SurveyMetric, added: Response[], computedAt: number, emit: (row: DriverAnalysisRow) => void): void {
+  /** Adds `added` (in order, after the cut) to the metric's sample, trims it, and starts the computation when it is large enough. */
+  #compute(metric: SurveyMetric, added: Response[], computedAt: number): void {
     const sample = this.#sample.get(metric)!;
     sample.push(...added);
     const excess = sample.length - this.config.sampleSize;
@@ -196,26 +211,42 @@ export class DriverAnalysis implements StateStore {
     this.computations++;
     if (sample.length < this.config.minResponses) return;
     const { resamples, permutations, confidence, alpha, seed } = this.config;
-    const result = keyDrivers(
-      sample.map((response) => response.score),
-      sample.map((response) => response.drivers),
-      KEY_DRIVERS,
-      { resamples, permutations, confidence, alpha, seed: seedOf(`${seed}\0${metric}\0${computedAt}`) },
-    );
-    for (const driver of result.drivers) {
-      emit({
-        metric,
-        driver: driver.driver,
-        importance: driver.importance,
-        ci_low: driver.ci_low,
-        ci_high: driver.ci_high,
-        responses: result.responses,
-        computed_at: computedAt,
-        effect: driver.effect,
-        significant: driver.significant,
-        r_squared: result.r_squared,
-        p_value: result.p_value,
-      });
+    const result = this.compute({
+      scores: sample.map((response) => response.score),
+      rows: sample.map((response) => response.drivers),
+      names: KEY_DRIVERS,
+      options: { resamples, permutations, confidence, alpha, seed: seedOf(`${seed}\0${metric}\0${computedAt}`) },
+    });
+    result.catch(() => {}); // awaited in `drain`; dropped unawaited by `clear`
+    this.#running.push({ metric, computedAt, result });
+  }
+
+  /** Whether computations are running whose rows `drain` has not emitted yet. */
+  get running(): boolean {
+    return this.#running.length > 0;
+  }
+
+  /** Waits for the computations started so far and emits a row per driver of each, in the order they started. */
+  async drain(emit: (row: DriverAnalysisRow) => void): Promise<void> {
+    const running = this.#running;
+    this.#running = [];
+    for (const { metric, computedAt, result: pending } of running) {
+      const result = await pending;
+      for (const driver of result.drivers) {
+        emit({
+          metric,
+          driver: driver.driver,
+          importance: driver.importance,
+          ci_low: driver.ci_low,
+          ci_high: driver.ci_high,
+          responses: result.responses,
+          computed_at: computedAt,
+          effect: driver.effect,
+          significant: driver.significant,
+          r_squared: result.r_squared,
+          p_value: result.p_value,
+        });
+      }
     }
   }
 
@@ -276,6 +307,7 @@ export class DriverAnalysis implements StateStore {
 
   clear(): void {
     this.#entries.clear();
+    this.#running = []; // their state is gone with the rest: a restore redoes them
     this.#reset();
   }
 

@@ -9,6 +9,7 @@ import type { Signal } from '../../schemas/outputs.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
 import type { ContactPolicyOptions } from './contact-policy.ts';
 import type { DriverAnalysisConfig } from './driver-analysis.ts';
+import type { KeyDriverCompute } from './key-drivers.ts';
 import type { CxItem, CxOutputs } from './journey-items.ts';
 import type { RuleSet } from './rules/rule-set.ts';
 import type { ScoreSentiment } from './stages/experience.ts';
@@ -42,6 +43,8 @@ export interface JourneyOptions {
   anomalies?: AnomalyDetector;
   /** Key-driver analysis over linked feedback (off when absent or disabled). */
   keyDrivers?: DriverAnalysisConfig;
+  /** Where its computations run (default: on the loop's thread; the composition root passes a worker thread). */
+  keyDriverCompute?: KeyDriverCompute;
   /** Per customer, at most this many closed sessions, contacts, responses and mentions are kept (default 50). */
   maxHistoryPerCustomer?: number;
   /** How long a customer's last closed session is kept for the live-serving API (event time; default 24 h). */
@@ -68,7 +71,7 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
     const head = new Sessionisation({ sessionGapMs: gap, dedupHorizonMs: options.dedupHorizonMs });
     const history = new JourneyHistory({ sessionGapMs: gap, ...(options.maxHistoryPerCustomer ? { maxHistoryPerCustomer: options.maxHistoryPerCustomer } : {}) });
     const serving = new ServingState(options.lastSessionHorizonMs ? { lastSessionHorizonMs: options.lastSessionHorizonMs } : {});
-    const drivers = options.keyDrivers?.enabled ? new KeyDrivers(options.keyDrivers, gap, history.journeys) : null;
+    const drivers = options.keyDrivers?.enabled ? new KeyDrivers(options.keyDrivers, gap, history.journeys, options.keyDriverCompute) : null;
     const consent = new ConsentTracking();
     const stages: ChainStage<CxItem, CxOutputs>[] = [
       consent,
@@ -108,6 +111,10 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
 
   override onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
     super.onWatermark(watermark, this.#withConsent(out, context), context);
+  }
+
+  override drain(out: Outputs<CxOutputs>, context: OperatorContext): Promise<void> {
+    return super.drain(this.#withConsent(out, context), context);
   }
 
   #withConsent(out: Outputs<CxOutputs>, context: OperatorContext): Outputs<CxOutputs> {

@@ -418,3 +418,23 @@ export function keyDrivers(scores: readonly number[], rows: readonly (readonly n
     }),
   };
 }
+
+/** One computation's input, as it travels to another thread (plain data). */
+export interface KeyDriverJob {
+  scores: number[];
+  rows: number[][];
+  names: readonly string[];
+  options: KeyDriverOptions;
+}
+
+/** Where computations run: on the calling thread (`computeKeyDriversHere`) or in another one (the composition root's). */
+export type KeyDriverCompute = (job: KeyDriverJob) => Promise<KeyDriverResult>;
+
+/** Computes on the calling thread, now; the promise only hands the result over. */
+export const computeKeyDriversHere: KeyDriverCompute = (job) => {
+  try {
+    return Promise.resolve(keyDrivers(job.scores, job.rows, job.names, job.options));
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+};

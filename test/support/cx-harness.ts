@@ -79,6 +79,12 @@ export class Harness<O extends Operator<CxEvent, CxOutputs>> {
     this.operator.onWatermark(time, this.#out, this.context);
     return this;
   }
+
+  /** What the engine does before a checkpoint: the outputs of work started off the loop (key drivers) come out. */
+  async drained(): Promise<this> {
+    await this.operator.drain?.(this.#out, this.context);
+    return this;
+  }
 }
 
 export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet; anomaly?: AnomalyConfig; gapMs?: number; keyDrivers?: DriverAnalysisConfig } = {}) {

@@ -90,16 +90,16 @@ describe('campaign KPIs', () => {
 });
 
 describe('key drivers in the journey chain', () => {
-  const run = (plantedDrivers: boolean) => {
+  const run = async (plantedDrivers: boolean) => {
     const harness = journeyHarness({ keyDrivers: driverAnalysisConfigSchema.parse({}) });
-    harness.process(generateDay({ seed: 5, customers: 3000, plantedDrivers })).watermark(Number.POSITIVE_INFINITY);
+    await harness.process(generateDay({ seed: 5, customers: 3000, plantedDrivers })).watermark(Number.POSITIVE_INFINITY).drained();
     const nps = harness.outputs.driver_analysis.filter((row) => row.metric === 'nps');
     const last = Math.max(...nps.map((row) => row.computed_at));
     return nps.filter((row) => row.computed_at === last).sort((a, b) => b.importance - a.importance);
   };
 
-  it('finds the generator\'s planted drivers of NPS from linked feedback and ranks them first', () => {
-    const rows = run(true);
+  it('finds the generator\'s planted drivers of NPS from linked feedback and ranks them first', async () => {
+    const rows = await run(true);
     expect(rows.length).toBeGreaterThanOrEqual(3);
     expect(rows.slice(0, 3).map((row) => row.driver).sort()).toEqual(['checkout_errors', 'help_views', 'videos_completed']);
     expect(rows.slice(0, 3).every((row) => row.significant)).toBe(true);
@@ -108,8 +108,8 @@ describe('key drivers in the journey chain', () => {
     expect(rows.reduce((sum, row) => sum + row.importance, 0)).toBeCloseTo(1, 6);
   });
 
-  it('finds nothing on a day without the effect', () => {
-    const rows = run(false);
+  it('finds nothing on a day without the effect', async () => {
+    const rows = await run(false);
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.filter((row) => row.significant)).toEqual([]);
     expect(rows[0]!.p_value).toBeGreaterThanOrEqual(0.05);

@@ -6,6 +6,7 @@ import { DriverAnalysis } from '../driver-analysis.ts';
 import type { DriverAnalysisConfig } from '../driver-analysis.ts';
 import type { CxItem, CxOutputs } from '../journey-items.ts';
 import { channelSwitchBefore, driverVectorOf } from '../key-drivers.ts';
+import type { KeyDriverCompute } from '../key-drivers.ts';
 
 export class KeyDrivers implements ChainStage<CxItem, CxOutputs> {
   readonly name = 'key-drivers';
@@ -17,8 +18,9 @@ export class KeyDrivers implements ChainStage<CxItem, CxOutputs> {
     config: DriverAnalysisConfig,
     sessionGapMs: number,
     private readonly journeys: CustomerJourneys,
+    compute?: KeyDriverCompute,
   ) {
-    this.#analysis = new DriverAnalysis(config, sessionGapMs);
+    this.#analysis = new DriverAnalysis(config, sessionGapMs, compute);
     this.stores = [this.#analysis];
   }
 
@@ -44,11 +46,16 @@ export class KeyDrivers implements ChainStage<CxItem, CxOutputs> {
   }
 
   onWatermark(watermark: number, out: Outputs<CxOutputs>, context: OperatorContext): void {
-    this.#analysis.release(watermark, (row) => out.emit('driver_analysis', row));
+    this.#analysis.release(watermark);
     if (this.#analysis.late > this.#lateReported) {
       context.metrics.count('touchstream_driver_analysis_late_total', this.#analysis.late - this.#lateReported, { operator: this.name });
       this.#lateReported = this.#analysis.late;
     }
+  }
+
+  /** The rows of the computations started on the watermarks since the last checkpoint (they ran off the loop meanwhile). */
+  async drain(out: Outputs<CxOutputs>): Promise<void> {
+    if (this.#analysis.running) await this.#analysis.drain((row) => out.emit('driver_analysis', row));
   }
 
   gauges(): Record<string, number> {
