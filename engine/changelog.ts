@@ -63,44 +63,18 @@ export class Changelogs {
     await Promise.all([...encoded].map(([topic, records]) => producer.send(topic, records)));
   }
 
-  /** Serialises the changes now, per changelog topic (there is one). */
+  /**
+   * Serialises the changes now, per changelog topic (there is one): the records hold the state as of this call,
+   * whatever the operators change in place afterwards.
+   */
   encode(changes: readonly StateChange[]): Map<string, ProduceRecord[]> {
-    const byTopic = new Map<string, ProduceRecord[]>();
-    this.#encodeInto(byTopic, changes, 0, changes.length);
-    return byTopic;
-  }
-
-  /**
-   * `encode`, `sliceChanges` changes at a time, each slice after a `pause`, so a large checkpoint never holds the
-   * event loop for long. The values must not change meanwhile: hand it what `capture` answered.
-   */
-  async encodeSliced(changes: readonly StateChange[], sliceChanges: number, pause: () => Promise<void>): Promise<Map<string, ProduceRecord[]>> {
-    const byTopic = new Map<string, ProduceRecord[]>();
-    for (let from = 0; from < changes.length; from += sliceChanges) {
-      await pause();
-      this.#encodeInto(byTopic, changes, from, Math.min(changes.length, from + sliceChanges));
-    }
-    return byTopic;
-  }
-
-  #encodeInto(byTopic: Map<string, ProduceRecord[]>, changes: readonly StateChange[], from: number, to: number): void {
-    for (let index = from; index < to; index++) {
+    const records = new Array<ProduceRecord>(changes.length);
+    for (let index = 0; index < changes.length; index++) {
       const change = changes[index]!;
-      const topic = this.topic;
-      let records = byTopic.get(topic);
-      if (!records) byTopic.set(topic, (records = []));
       const value = change.value === null || change.value === undefined ? EMPTY : Buffer.from(JSON.stringify(change.value));
-      records.push({ key: changelogKey(change.store, change.key), value, partition: change.partition });
+      records[index] = { key: changelogKey(change.store, change.key), value, partition: change.partition };
     }
-  }
-
-  /**
-   * The changes with every value copied as plain JSON data, so they hold the state as of now while processing goes
-   * on and the checkpoint is serialised later (`encodeSliced`): a change's value is often an operator's live object.
-   * A copy costs a fraction of serialising (no text, no UTF-8), so a checkpoint's synchronous start stays short.
-   */
-  capture(changes: readonly StateChange[]): StateChange[] {
-    return changes.map((change) => (change.value === null || change.value === undefined ? change : { ...change, value: jsonCopy(change.value) }));
+    return new Map(records.length > 0 ? [[this.topic, records]] : []);
   }
 
   /** Reads the changelog partitions to their end and hands each store's latest value per key to its owner. */
@@ -123,21 +97,6 @@ export class Changelogs {
     }
     return restored;
   }
-}
-
-/** A deep copy of a value as `JSON.stringify` sees it (own enumerable keys, `toJSON`), without producing text. */
-export function jsonCopy(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    const copy = new Array<unknown>(value.length);
-    for (let index = 0; index < value.length; index++) copy[index] = jsonCopy(value[index]);
-    return copy;
-  }
-  const object = value as Record<string, unknown> & { toJSON?: () => unknown };
-  if (typeof object.toJSON === 'function') return jsonCopy(object.toJSON());
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(object)) copy[key] = jsonCopy(object[key]);
-  return copy;
 }
 
 /** A store name: it prefixes keys on the shared changelog, up to the first `|`. */

@@ -43,9 +43,6 @@ export interface CheckpointerOptions<O extends OutputMap> {
   onCommit?(offsets: readonly PartitionOffset[]): void;
 }
 
-/** Changelog records serialised between two `pace` calls (a few ms of work). */
-const ENCODE_SLICE_CHANGES = 500;
-
 /**
  * Owns what a job has processed but not committed: the output buffers, the appended-at times of their input, and the
  * flush in flight (at most one). A flush captures its buffers, offsets and a copy of the state changes when it
@@ -158,11 +155,12 @@ export class Checkpointer<O extends OutputMap> {
       if (this.#committed.get(partition) !== next) offsets.push({ topic: this.options.inputTopic, partition, offset: next });
     }
     const { state } = this.options;
-    // The state as of now, copied (cheap); it is serialised in slices while the flush's sinks write.
-    const changes = state ? state.changelogs.capture(state.changelogs.collect(this.options.operators, this.options.watermarks)) : [];
+    // The state as of now, serialised now: copying it first to serialise later in slices cost more than both.
+    const changes = state ? state.changelogs.collect(this.options.operators, this.options.watermarks) : [];
+    const encoded = state ? state.changelogs.encode(changes) : null;
     this.#lastFlush = this.options.wallClock();
     this.#flushEnded = false;
-    this.#inFlight = this.#write(buffers, offsets, changes, appendTimes)
+    this.#inFlight = this.#write(buffers, offsets, { encoded, count: changes.length }, appendTimes)
       .catch((error: unknown) => {
         this.#failures.push(error);
       })
@@ -171,9 +169,8 @@ export class Checkpointer<O extends OutputMap> {
       });
   }
 
-  async #write(buffers: Map<keyof O, unknown[]>, offsets: PartitionOffset[], changes: readonly StateChange[], appendTimes: number[]): Promise<void> {
+  async #write(buffers: Map<keyof O, unknown[]>, offsets: PartitionOffset[], changes: { encoded: Map<string, ProduceRecord[]> | null; count: number }, appendTimes: number[]): Promise<void> {
     const { state, stall, metrics, halted, job } = this.options;
-    const encoding = state ? handled(state.changelogs.encodeSliced(changes, ENCODE_SLICE_CHANGES, this.options.pace)) : null;
     // 1. Sinks outside the log (none in the CX topology: its tables load from the topics): durable, idempotent, retried.
     const writes: Promise<boolean>[] = [];
     const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
@@ -193,11 +190,11 @@ export class Checkpointer<O extends OutputMap> {
     await Promise.all(writes);
     // The job ended meanwhile (a failure, a stall): its successor restores from the last commit; this one commits nothing.
     if (halted.aborted) return;
-    const encoded = await encoding;
+    const { encoded } = changes;
     if (state && encoded) {
       // 2. One transaction: topic outputs, state changes and input offsets become visible together or not at all.
-      const pending = inTransaction.length > 0 || changes.length > 0 || offsets.length > 0;
-      if (pending && !(await this.#transaction(state, inTransaction, encoded, offsets, changes.length))) return;
+      const pending = inTransaction.length > 0 || changes.count > 0 || offsets.length > 0;
+      if (pending && !(await this.#transaction(state, inTransaction, encoded, offsets, changes.count))) return;
     } else if (offsets.length > 0) {
       if (this.options.stale()) return;
       await stall.bound('offset commit', this.options.consumer.commit(offsets));

@@ -1,6 +1,6 @@
 // Checkpointed state pins: what a store's changes carry, and that a restore from them gives the run an uninterrupted one would have.
 import { describe, expect, it } from 'vitest';
-import { Changelogs, jsonCopy, WATERMARK_STORE } from '../../engine/changelog.ts';
+import { Changelogs, WATERMARK_STORE } from '../../engine/changelog.ts';
 import { SeenSet } from '../../engine/seen-set.ts';
 import type { SessionAggregator } from '../../engine/session-windows.ts';
 import { SessionWindows } from '../../engine/session-windows.ts';
@@ -157,7 +157,7 @@ describe('Changelogs on the in-process log', () => {
   });
 });
 
-describe('a checkpoint serialised in slices', () => {
+describe('a checkpoint serialised when it starts', () => {
   /** A live value as operators keep them: a class with toJSON and private fields, nested arrays, odd numbers. */
   class Live {
     #offset = 3;
@@ -167,29 +167,19 @@ describe('a checkpoint serialised in slices', () => {
     }
   }
 
-  it('captures values as JSON would see them now, unaffected by later changes in place', () => {
+  it('encodes values as JSON sees them now, unaffected by later changes in place, deletes as tombstones', () => {
+    const log = new MemoryLog({ defaultPartitions: 2 });
+    const changelogs = new Changelogs(log, 'grp', [{ name: 'op', stateStores: ['a'], process() {}, onWatermark() {} }]);
     const live = { n: 1, nested: { list: [1, [2, 3]], live: new Live() }, skipped: undefined };
     const before = JSON.stringify(live);
-    const copy = jsonCopy(live);
+    const encoded = changelogs.encode([{ store: 'a', partition: 1, key: 'k', value: live }, { store: 'a', partition: 0, key: 'gone', value: null }]);
     live.n = 2;
     live.nested.list.push(4);
     (live.nested.list[1] as number[]).push(5);
     live.nested.live.ids.push('b');
-    expect(JSON.stringify(copy)).toBe(before);
     expect(JSON.stringify(live)).not.toBe(before);
-  });
-
-  it('encodes the same records as at once, a pause before each slice', async () => {
-    const log = new MemoryLog({ defaultPartitions: 2 });
-    const changelogs = new Changelogs(log, 'grp', [{ name: 'op', stateStores: ['a', 'b'], process() {}, onWatermark() {} }]);
-    const changes: StateChange[] = Array.from({ length: 1201 }, (_, index) => ({
-      store: index % 3 === 0 ? 'a' : 'b', partition: index % 2, key: `k${index}`, value: index % 7 === 0 ? null : { index, tags: ['x', index] },
-    }));
-    let pauses = 0;
-    const sliced = await changelogs.encodeSliced(changelogs.capture(changes), 500, async () => void pauses++);
-    expect(pauses).toBe(3);
-    const plain = (records: ReturnType<Changelogs['encode']>) => [...records].map(([topic, list]) => [topic, list.map((r) => [r.partition, r.key, r.value.toString()])]);
-    expect(plain(sliced)).toEqual(plain(changelogs.encode(changes)));
-    expect([...sliced.keys()]).toEqual(['grp-state-changelog']);
+    expect([...encoded.keys()]).toEqual(['grp-state-changelog']);
+    expect(encoded.get('grp-state-changelog')!.map((r) => [r.partition, String(r.key), r.value.toString()])).toEqual([[1, 'a|k', before], [0, 'a|gone', '']]);
+    expect(changelogs.encode([]).size).toBe(0);
   });
 });
