@@ -81,10 +81,13 @@ export interface JourneyFacts {
   negative_mentions_7d: number;
 }
 
+type SessionFacts = Omit<SessionKpis, 'session_id' | 'touchpoint' | 'first_campaign' | 'last_campaign'>;
+
 export interface FactInput {
   event: CxEvent | null;
   sentiment: Sentiment | null;
-  session: Omit<SessionKpis, 'session_id' | 'touchpoint' | 'first_campaign' | 'last_campaign'> | null;
+  /** The session's measures (computed on first use: most events' rules read none), or null without a session. */
+  session: (() => SessionFacts) | null;
   purchasedBeforeEvent: boolean | null;
   journey: () => JourneyFacts;
 }
@@ -92,9 +95,15 @@ export interface FactInput {
 /** Reads facts by name for one evaluation; the journey is computed at most once, on first use. */
 export class Facts {
   #journey: JourneyFacts | null = null;
+  #session: SessionFacts | null = null;
   #productFault: boolean | null = null;
 
   constructor(private readonly input: FactInput) {}
+
+  /** The session's measures, computed on first use (null without a session). */
+  session(): SessionFacts | null {
+    return this.input.session ? (this.#session ??= this.input.session()) : null;
+  }
 
   /** The journey and experience facts, computed on first use. */
   journey(): JourneyFacts {
@@ -105,7 +114,7 @@ export class Facts {
     const dot = name.indexOf('.');
     const scope = name.slice(0, dot);
     const field = name.slice(dot + 1);
-    const { event, session } = this.input;
+    const { event } = this.input;
     switch (scope) {
       case 'event':
         if (!event) return null;
@@ -115,9 +124,9 @@ export class Facts {
         if (field === 'text.product_fault') return (this.#productFault ??= productFaultTerms(feedbackTextOf(event)).terms.length > 0);
         return (event as unknown as Record<string, unknown>)[field] ?? null;
       case 'session':
-        if (field === 'exists') return session !== null;
+        if (field === 'exists') return this.input.session !== null;
         if (field === 'purchased_before_event') return this.input.purchasedBeforeEvent;
-        return session ? ((session as unknown as Record<string, unknown>)[field] ?? null) : null;
+        return ((this.session() as unknown as Record<string, unknown> | null)?.[field] ?? null);
       case 'journey':
       case 'experience':
         return (this.journey() as unknown as Record<string, unknown>)[field] ?? null;

@@ -4,7 +4,6 @@ import type { CxEvent } from '../../../schemas/events.ts';
 import type { SessionKpis, SignalContext } from '../../../schemas/outputs.ts';
 import type { SessionAccumulator } from '../session-kpis.ts';
 import { sessionIdOf, sessionMeasures } from '../session-kpis.ts';
-import type { SessionMeasures } from '../session-kpis.ts';
 import type { JourneyFacts } from './facts.ts';
 import { Facts } from './facts.ts';
 import type { EvidenceSource, Firing, Rule } from './rule.ts';
@@ -49,16 +48,14 @@ export class RuleEvaluator {
     const candidates = this.rules.forEvent(event.type);
     if (!candidates) return [];
     let facts: Facts | null = null;
-    let measures: SessionMeasures | null = null;
     const firings: Firing[] = [];
     for (const rule of candidates) {
       if (session && session.accumulator.firedRules.includes(rule.id)) continue;
       if (facts === null) {
-        measures = session ? sessionMeasures(key, session.start, session.last, session.accumulator) : null;
         facts = new Facts({
           event,
           sentiment,
-          session: measures,
+          session: session ? () => sessionMeasures(key, session.start, session.last, session.accumulator) : null,
           purchasedBeforeEvent: session ? session.accumulator.firstPurchaseAt !== null && session.accumulator.firstPurchaseAt < event.occurred_at : null,
           journey,
         });
@@ -70,7 +67,7 @@ export class RuleEvaluator {
           trigger: { id: event.event_id, type: event.type, occurred_at: event.occurred_at, channel: event.channel },
           event,
           sentiment,
-          session: session && measures ? { id: sessionId!, measures } : null,
+          session: session ? { id: sessionId!, measures: facts!.session()! } : null,
           lines: session ? lines() : [],
           facts: facts!,
         }),
@@ -88,7 +85,7 @@ export class RuleEvaluator {
     let facts: Facts | null = null;
     for (const rule of this.rules.sessionClosed) {
       if (accumulator.firedRules.includes(rule.id)) continue;
-      facts ??= new Facts({ event: null, sentiment: null, session: kpis, purchasedBeforeEvent: null, journey });
+      facts ??= new Facts({ event: null, sentiment: null, session: () => kpis, purchasedBeforeEvent: null, journey });
       if (!rule.holds(facts)) continue;
       const triggeredAt = kpis.ended_at + this.sessionGapMs;
       const firing = this.#firing(rule, kpis.customer_id, kpis.session_id, kpis.session_id, triggeredAt, facts, evidenceOf(rule.evidence, null, accumulator), () =>
