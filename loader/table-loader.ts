@@ -79,11 +79,16 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
     for (const topic of topics) for (const { partition, offset } of await options.log.endOffsets(topic)) if (offset > 0) ends.set(keyOf(topic, partition), offset);
   }
   const consumer = await options.log.consumer({ groupId: options.groupId, topics, start: 'earliest', ...(options.instanceId ? { instanceId: options.instanceId } : {}) });
-  /** The next offset per partition past what is loaded (or, past control records, skipped) in this generation. */
+  /**
+   * The next offset per partition past what is loaded (or, past control records, skipped): from the group's committed
+   * offsets at the start of each generation (`seedPositions`), then moved on by what this loader loads and skips.
+   */
   const position = new Map<string, number>();
   /** The group's committed offsets as last read (for the lag of partitions not read yet). */
   const committed = new Map<string, number>();
   let generation = consumer.generation();
+  /** The generation whose committed offsets `position` holds; null until they are read. */
+  let seeded: number | null = null;
   // Lag is measured on a timer of its own: while ClickHouse is down the loop sits in a retried insert.
   let measuring: Promise<void> | null = null;
   const lagTimer = setInterval(() => {
@@ -101,6 +106,7 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
         committed.clear();
         barriers.length = 0;
       }
+      if (seeded !== generation) await seedPositions();
       if (records.length > 0) await load(records);
       else {
         // Nothing came: where the consumer moved past what was loaded, it skipped transaction markers (or aborted
@@ -173,22 +179,15 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
   /** Applies the barrier records whose tables are loaded far enough, in order; commits each one's offset. */
   async function applyBarriers(): Promise<void> {
     if (barriers.length === 0 || stopped()) return;
+    // Until the group's committed offsets are read, a partition this generation read nothing in counts as not loaded.
+    if (seeded !== generation) return;
     // What the client moved past: everything it handed out is loaded by now (each poll is loaded before this runs),
     // and transaction markers after a topic's last rows count as reached without waiting for an empty poll.
     const handedOut = new Map((consumer.positions?.() ?? []).map(({ topic, partition, offset }) => [keyOf(topic, partition), offset]));
-    // A partition with nothing new since this loader started: the group's committed offset says how far it is loaded
-    // (the client may not know a position there until it reads something).
-    const reached = (topic: string, partition: number, end: number) =>
-      Math.max(position.get(keyOf(topic, partition)) ?? 0, handedOut.get(keyOf(topic, partition)) ?? 0, committed.get(keyOf(topic, partition)) ?? 0) >= end;
-    let refreshed = false;
+    const reached = (topic: string, partition: number, end: number) => Math.max(position.get(keyOf(topic, partition)) ?? 0, handedOut.get(keyOf(topic, partition)) ?? 0) >= end;
     while (barriers.length > 0) {
       const { record, table, ends } = barriers[0]!;
-      if (ends.some(({ topic, partition, offset }) => !reached(topic, partition, offset))) {
-        if (refreshed || !consumer.committed) return;
-        refreshed = true;
-        for (const { topic, partition, offset } of await consumer.committed()) if (offset >= 0) committed.set(keyOf(topic, partition), offset);
-        continue;
-      }
+      if (ends.some(({ topic, partition, offset }) => !reached(topic, partition, offset))) return;
       const sink = { name: `clickhouse:${table.table}`, write: async () => void (await table.load([record.value])) };
       const written = await writeWithRetry(sink, [record.value], { pace: yieldToLoop, ...(options.retry ? { retry: options.retry } : {}), metrics, stall, halted: halt.signal });
       if (!written) return;
@@ -197,6 +196,33 @@ export async function runTableLoader(options: TableLoaderOptions): Promise<Table
       const offset = { topic: record.topic, partition: record.partition, offset: record.offset + 1 };
       if (await commit([offset])) position.set(keyOf(record.topic, record.partition), offset.offset);
     }
+  }
+
+  /**
+   * Starts this generation's positions at the group's committed offsets: everything before them is loaded (offsets are
+   * committed only after ClickHouse has the rows, or past markers and aborted records that hold none). A restarted
+   * loader's client knows no position in a partition it fetches nothing new from (kafkajs reports none there): without
+   * these offsets a barrier would wait for ever on a row topic that ends in a transaction marker the previous loader
+   * had moved past. Unanswered (the broker away): tried again after the next poll; barriers wait meanwhile.
+   */
+  async function seedPositions(): Promise<void> {
+    const of = generation;
+    if (!consumer.committed) {
+      seeded = of;
+      return;
+    }
+    let offsets: PartitionOffset[];
+    try {
+      offsets = await stall.bound('committed offsets', consumer.committed());
+    } catch (error) {
+      if (error instanceof StallError) throw error;
+      return;
+    }
+    for (const { topic, partition, offset } of offsets) {
+      const key = keyOf(topic, partition);
+      if (offset >= 0 && offset > (position.get(key) ?? -1)) position.set(key, offset);
+    }
+    seeded = of;
   }
 
   /**

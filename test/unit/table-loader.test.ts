@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MetricsRecorder } from '../../engine/index.ts';
 import { MemoryLog } from '../../log/memory.ts';
+import type { Log, LogConsumer } from '../../log/log.ts';
 import type { LoadedTable } from '../../loader/table-loader.ts';
 import { runTableLoader } from '../../loader/table-loader.ts';
 import { TouchstreamError } from '../../schemas/errors.ts';
@@ -61,6 +62,42 @@ function memoryTable(table: string, topic: string, failures: Error[] = []) {
       }),
   };
   return loaded;
+}
+
+/**
+ * The in-process log as Kafka and kafkajs show it: every record is its own transaction, so a commit marker follows it
+ * (record i at offset 2i, its marker at 2i + 1), and the consumer reports a position past a marker only in a partition
+ * where it read something, as kafkajs does (a client that fetched nothing new in a partition knows no position there).
+ */
+function withMarkers(memory: MemoryLog): Log {
+  const toKafka = (offset: number) => offset * 2;
+  const toMemory = (offset: number) => Math.ceil(offset / 2);
+  return {
+    createTopics: (specs) => memory.createTopics(specs),
+    endOffsets: async (topic) => (await memory.endOffsets(topic)).map((end) => ({ ...end, offset: toKafka(end.offset) })),
+    producer: () => memory.producer(),
+    transactionalProducer: (options) => memory.transactionalProducer(options),
+    readPartitions: (topic, partitions) => memory.readPartitions(topic, partitions),
+    close: () => memory.close(),
+    async consumer(options): Promise<LogConsumer> {
+      const consumer = await memory.consumer(options);
+      /** Per partition read in this consumer: past the last record handed out and its marker. */
+      const read = new Map<string, number>();
+      return {
+        async poll(maxRecords, timeoutMs) {
+          const records = (await consumer.poll(maxRecords, timeoutMs)).map((record) => ({ ...record, offset: toKafka(record.offset) }));
+          for (const { topic, partition, offset } of records) read.set(`${topic}/${partition}`, offset + 2);
+          return records;
+        },
+        commit: (offsets) => consumer.commit(offsets.map((offset) => ({ ...offset, offset: toMemory(offset.offset) }))),
+        assignment: () => consumer.assignment(),
+        generation: () => consumer.generation(),
+        positions: () => consumer.assignment().map(({ topic, partition }) => ({ topic, partition, offset: read.get(`${topic}/${partition}`) ?? -1 })),
+        committed: async () => (await consumer.committed!()).map((offset) => ({ ...offset, offset: offset.offset < 0 ? -1 : toKafka(offset.offset) })),
+        close: () => consumer.close(),
+      };
+    },
+  };
 }
 
 describe('runTableLoader', () => {
@@ -211,5 +248,45 @@ describe('runTableLoader: a barrier table (erasures)', () => {
     expect(id).toBe('e1');
     expect(atA).toEqual(expect.arrayContaining(['a1', 'a2', 'a3']));
     expect(atB).toEqual(expect.arrayContaining(['b1']));
+  });
+
+  it('a restarted loader applies a barrier although the other topics end in markers it read nothing past (loaded before the restart)', async () => {
+    const memory = new MemoryLog();
+    const log = withMarkers(memory);
+    await log.createTopics([{ topic: 'rows.a', partitions: 1 }, { topic: 'rows.b', partitions: 1 }, { topic: 'rows.erasures', partitions: 1 }]);
+    const producer = await log.producer();
+    const send = async (topic: string, ids: string[]) => {
+      const chunks = await encodeRowChunks<Row>(ids.map((id) => ({ id, partition: 0 })), plainRows());
+      await producer.send(topic, chunks.map((value) => ({ key: null, value, partition: 0 })));
+    };
+    const seen: Array<[string, string[]]> = [];
+    const a = memoryTable('A', 'rows.a');
+    const b = memoryTable('B', 'rows.b');
+    const erasures: LoadedTable = {
+      table: 'erasures',
+      topic: 'rows.erasures',
+      barrier: true,
+      async load(chunks) {
+        for (const row of chunks.flatMap((chunk) => decodeRowChunk<Row>(chunk, plainRows()))) seen.push([row.id, [...a.rows, ...b.rows].map((r) => r.id).sort()]);
+        return chunks.length;
+      },
+    };
+    const tables = [erasures, a, b];
+    await send('rows.a', ['a1']);
+    await send('rows.b', ['b1']);
+    // The first loader loads both and moves past their markers (its group's offsets: 2, the topics' ends).
+    expect((await runTableLoader({ log, groupId: 'loader', tables, bounded: true, poll: { timeoutMs: 10 }, retry })).rows).toEqual({ erasures: 0, A: 1, B: 1 });
+    // Meanwhile: one more row of B, then the erasure.
+    await send('rows.b', ['b2']);
+    await send('rows.erasures', ['e1']);
+    // The restarted loader reads the erasure and b2; in rows.a it reads nothing, so its client knows no position there.
+    const stop = new AbortController();
+    const run = runTableLoader({ log, groupId: 'loader', tables, signal: stop.signal, poll: { timeoutMs: 10 }, retry });
+    const deadline = Date.now() + 3000;
+    while (seen.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    stop.abort();
+    await run;
+    // Applied, and after b2 (written before it): every earlier row was in the tables first.
+    expect(seen).toEqual([['e1', ['a1', 'b1', 'b2']]]);
   });
 });
