@@ -44,6 +44,11 @@ export class RuleEvaluator {
    * event may fire each rule once. A rule fires when its conditions hold and at least one of its actions' do.
    * `lines` answers the session's cart lines and checkout errors so far (for the signal context).
    */
+  /** Whether any event rule is triggered by this event type (else `onEvent` answers no firings). */
+  hasEventRules(type: CxEvent['type']): boolean {
+    return this.rules.forEvent(type) !== undefined;
+  }
+
   onEvent(event: CxEvent, key: string, session: LiveSession | null, sentiment: Sentiment | null, journey: () => JourneyFacts, lines: () => readonly SessionLine[] = () => []): Firing[] {
     const candidates = this.rules.forEvent(event.type);
     if (!candidates) return [];

@@ -69,6 +69,7 @@ export class NextBestActions implements ChainStage<CxItem, CxOutputs> {
       if (event.type === 'add_to_cart') this.#lines.add(key, item.partition, [event.occurred_at, event.event_id, 'a', event.properties.product_id, event.properties.price, event.properties.quantity]);
       else if (event.type === 'checkout_error') this.#lines.add(key, item.partition, [event.occurred_at, event.event_id, 'e', event.properties.code]);
     }
+    if (!this.#rules.hasEventRules(event.type)) return;
     const lines = () => (session ? this.#lines.peek(key, session.start, session.last) : []);
     item.firings.push(...this.#rules.onEvent(event, key, session, item.sentiment, () => this.#journeyFacts(key, session, event.occurred_at, null), lines));
     this.#decide(item.firings, 'event', out, context);

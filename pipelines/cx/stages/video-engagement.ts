@@ -17,11 +17,12 @@ export class VideoEngagement implements ChainStage<CxItem, CxOutputs> {
     if (item.kind === 'session_handed_over') return void this.#buffer.take(item.key, item.partition, item.session.start, item.session.last);
     if (item.late || item.session === null) return;
     const { event } = item;
-    const add = (kind: VideoEntry[3], videoId: string, percent: number) =>
-      this.#buffer.add(item.key, item.partition, [event.occurred_at, event.event_id, videoId, kind, percent]);
-    if (event.type === 'video_start') add('s', event.properties.video_id, 0);
-    else if (event.type === 'video_progress') add('p', event.properties.video_id, event.properties.percent);
-    else if (event.type === 'video_complete') add('c', event.properties.video_id, 100);
+    let entry: VideoEntry;
+    if (event.type === 'video_start') entry = [event.occurred_at, event.event_id, event.properties.video_id, 's', 0];
+    else if (event.type === 'video_progress') entry = [event.occurred_at, event.event_id, event.properties.video_id, 'p', event.properties.percent];
+    else if (event.type === 'video_complete') entry = [event.occurred_at, event.event_id, event.properties.video_id, 'c', 100];
+    else return;
+    this.#buffer.add(item.key, item.partition, entry);
   }
 
   #closed(item: SessionClosedItem, out: Outputs<CxOutputs>): void {
