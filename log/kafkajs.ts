@@ -41,6 +41,13 @@ const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GRO
 const needsRejoin = (error: unknown): boolean => REJOIN_ERRORS.has(String((error as { type?: unknown } | null)?.type));
 const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
+/**
+ * A transaction started right after the previous one committed meets CONCURRENT_TRANSACTIONS until the coordinator
+ * has written its markers (a few ms): retried after kafkajs' default 300 ms, that wait was most of a checkpoint's
+ * time. Short first retries, doubling (5, 10, 20 … ms), within the same overall patience as the default.
+ */
+const TRANSACTION_RETRY = { initialRetryTime: 5, retries: 12, maxRetryTime: 30_000 };
+
 export class KafkajsLog implements Log {
   readonly #kafka: Kafka;
   readonly #maxBufferedRecords: number;
@@ -115,6 +122,7 @@ export class KafkajsLog implements Log {
       transactionalId: options.transactionalId,
       transactionTimeout: options.timeoutMs ?? 10_000,
       createPartitioner: Partitioners.DefaultPartitioner,
+      retry: TRANSACTION_RETRY,
     });
     try {
       await producer.connect();
