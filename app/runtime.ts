@@ -399,7 +399,8 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         },
         keyOf: sessionKeyOf,
         eventTimeOf: (event) => event.occurred_at,
-        operators: [journey, new PurchaseAttributionOperator()],
+        // The journey first: attribution reads its analytics consent as of each purchase of the batch it has just taken.
+        operators: [journey, new PurchaseAttributionOperator({ consent: journey.analyticsConsent })],
         sinks: {
           ...tableSinks,
           sessions: [

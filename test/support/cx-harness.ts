@@ -100,3 +100,17 @@ export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet;
     }),
   );
 }
+
+/**
+ * Several operators as the engine runs them on one input (`operators: [journey, attribution]` in app/runtime.ts):
+ * each hook goes to each operator in list order, so a later operator sees the batch after the earlier ones took it.
+ */
+export function inSequence(name: string, operators: readonly Operator<CxEvent, CxOutputs>[]): Operator<CxEvent, CxOutputs> {
+  return {
+    name,
+    process: (records, out, context) => operators.forEach((operator) => operator.process(records, out, context)),
+    onPartitionWatermark: (partition, watermark, out, context) => operators.forEach((operator) => operator.onPartitionWatermark?.(partition, watermark, out, context)),
+    onWatermark: (watermark, out, context) => operators.forEach((operator) => operator.onWatermark(watermark, out, context)),
+    forget: (key, partition, out, context) => operators.forEach((operator) => operator.forget?.(key, partition, out, context)),
+  };
+}
