@@ -54,6 +54,26 @@ export function erasureSplitter(runtime: Runtime) {
   };
 }
 
+/**
+ * The erasures of the input batch being processed, by customer key: the engine's `forget` carries the key only, and
+ * the journey names the requests it makes for a customer's linked anonymous ids after the request it is applying.
+ * Set when a batch is decoded; its forgets run before the next batch is decoded, so nothing outlives the batch.
+ */
+export class ErasuresInBatch {
+  #byKey = new Map<string, ErasureApplied[]>();
+
+  /** A new batch's erasures, in log order. */
+  set(erasures: readonly ErasureApplied[]): void {
+    this.#byKey = new Map();
+    for (const erasure of erasures) this.#byKey.set(erasure.customer_id, [...(this.#byKey.get(erasure.customer_id) ?? []), erasure]);
+  }
+
+  /** The request being applied to `key` (each is taken once, in log order). */
+  take(key: string): ErasureApplied | undefined {
+    return this.#byKey.get(key)?.shift();
+  }
+}
+
 export interface ErasureRequestResult {
   requestId: string;
   /** The id erasure_log records (never the raw id). */

@@ -4,6 +4,8 @@ import { OperatorChain } from '../../engine/index.ts';
 import type { AnalyticsConsentView, ConsentOptions, ConsentStore } from './consent.ts';
 import { DEFAULT_CONSENT, withoutPersonWhereNoAnalytics } from './consent.ts';
 import { ConsentTracking } from './stages/consent.ts';
+import { LinkedVisitors } from './stages/linked-visitors.ts';
+import type { ErasureRecord } from '../../schemas/erasure.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { Signal } from '../../schemas/outputs.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
@@ -51,6 +53,8 @@ export interface JourneyOptions {
   lastSessionHorizonMs?: number;
   /** How marketing consent is read (default: only a stated `marketing: false` suppresses). */
   consent?: ConsentOptions;
+  /** The erasure request being applied to a key, to name the requests it makes for the customer's linked anonymous ids. */
+  erasureRequestOf?(key: string): ErasureRecord | undefined;
 }
 
 /**
@@ -91,6 +95,7 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
         consent: { store: consent.consent, options: options.consent ?? DEFAULT_CONSENT },
       }),
       serving,
+      new LinkedVisitors(options.erasureRequestOf ? { requestOf: options.erasureRequestOf } : {}),
     ];
     super('journey', head, stages);
     this.#consent = consent.consent;
