@@ -10,6 +10,7 @@ import type { ErasureResult } from '../sinks/clickhouse/erasure.ts';
 import { ERASURE_LOG_TABLE } from '../sinks/clickhouse/tables.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import type { Runtime } from './runtime.ts';
+import { eraseFromTables } from './privacy.ts';
 
 /**
  * Splits input-topic records into erasure requests (their writer schema is the erasure record) and the rest. Which
@@ -137,9 +138,10 @@ export interface EraseCommandResult {
  */
 export async function eraseCustomerCommand(runtime: Runtime, id: string, options: { waitMs: number }): Promise<EraseCommandResult> {
   if (runtime.config.transport === 'memory') {
-    const { stored, logged } = runtime.privacy.erasureIds(id);
-    const result = await eraseCustomer(runtime.clickhouse, { requestId: `erasure-${randomUUID()}`, customerId: stored, loggedId: logged });
-    return { request_id: result.requestId, customer_id: logged, status: 'completed', tables: Object.keys(result.deleted) };
+    const { logged } = runtime.privacy.erasureIds(id);
+    const result = await eraseFromTables(runtime.clickhouse, runtime.privacy, id);
+    const tables = new Set([result, ...result.linked].flatMap((each) => Object.keys(each.deleted)));
+    return { request_id: result.requestId, customer_id: logged, status: 'completed', tables: [...tables] };
   }
   const request = await requestErasure(runtime, id, { source: 'cli' });
   if (options.waitMs <= 0) return { request_id: request.requestId, customer_id: request.loggedId, status: 'requested', tables: [] };
