@@ -6,13 +6,14 @@ import type { RetentionPolicy, RetentionStepResult } from '../sinks/clickhouse/r
 import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import { loadKeyFile, PrivacyEdge } from '../privacy/index.ts';
+import type { ScrubCounter } from '../privacy/index.ts';
 import type { Config } from './config.ts';
 import type { TopicSpec } from '../log/log.ts';
 
 /** The one privacy transform of the source edge; throws a typed error when a configured key file is missing or too short. */
-export function privacyEdgeOf(config: Config): PrivacyEdge {
+export function privacyEdgeOf(config: Config, metrics?: ScrubCounter): PrivacyEdge {
   const { keyFile, keyId, scrub } = config.privacy;
-  return new PrivacyEdge({ key: keyFile ? loadKeyFile(keyFile, keyId) : undefined, scrub });
+  return new PrivacyEdge({ key: keyFile ? loadKeyFile(keyFile, keyId) : undefined, scrub, ...(metrics ? { metrics } : {}) });
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -123,8 +123,8 @@ export async function openClickHouse(config: Config, metrics?: Metrics): Promise
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true });
-  const privacy = privacyEdgeOf(config);
   const metrics = options.metrics ?? new MetricsRecorder();
+  const privacy = privacyEdgeOf(config, metrics);
   const registry =
     options.registry ??
     (config.schemaRegistry.url ? new HttpSchemaRegistry({ url: config.schemaRegistry.url }) : new LocalSchemaRegistry(join(config.dataDir, 'schema-registry.json')));
