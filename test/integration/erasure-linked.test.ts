@@ -9,6 +9,7 @@ import { awaitErasure, requestErasure } from '../../app/erasure.ts';
 import type { Runtime } from '../../app/runtime.ts';
 import { inputPublisher, openRuntime, runPipeline } from '../../app/runtime.ts';
 import { changelogTopicOf } from '../../engine/changelog.ts';
+import { partitionOf } from '../../log/partitioner.ts';
 import { loadKeyFile, Pseudonymiser } from '../../privacy/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { parseEvent } from '../../schemas/events.ts';
@@ -26,6 +27,7 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
   let runtime: Runtime;
   let dave: string;
   let anon: string;
+  let anonRaw: string;
   let stranger: string;
   let live: { stop: AbortController; done: Promise<unknown> } | null = null;
 
@@ -64,7 +66,12 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
     writeFileSync(keyPath, `${randomBytes(48).toString('base64')}\n`, { mode: 0o600 });
     const pseudonymiser = new Pseudonymiser(loadKeyFile(keyPath));
     dave = pseudonymiser.pseudonym(raw('dave'));
-    anon = pseudonymiser.pseudonym(raw('anon'));
+    // A device id on the other partition than dave's: the linked request must travel to it.
+    for (let index = 0; ; index++) {
+      anonRaw = raw(`anon${index}`);
+      anon = pseudonymiser.pseudonym(anonRaw);
+      if (partitionOf(anon, 2) !== partitionOf(dave, 2)) break;
+    }
     stranger = pseudonymiser.pseudonym(raw('stranger'));
     runtime = await openRuntime(loadConfig({
       dataDir,
@@ -92,9 +99,9 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
     // The visitor browses anonymously (a session that closes, rows under the anonymous id), comes back and logs in as
     // dave (identity stitching links the two); another visitor browses and never logs in.
     await inputPublisher(runtime).publish([
-      page('v1', 0, { anonymous: raw('anon') }), page('v2', 1, { anonymous: raw('anon') }), page('s1', 0, { anonymous: raw('stranger') }),
-      page('v3', 60, { anonymous: raw('anon') }), page('d1', 61, { customer: raw('dave'), anonymous: raw('anon') }), page('s2', 60, { anonymous: raw('stranger') }),
-      page('d2', 62, { anonymous: raw('anon') }), // routed to dave
+      page('v1', 0, { anonymous: anonRaw }), page('v2', 1, { anonymous: anonRaw }), page('s1', 0, { anonymous: raw('stranger') }),
+      page('v3', 60, { anonymous: anonRaw }), page('d1', 61, { customer: raw('dave'), anonymous: anonRaw }), page('s2', 60, { anonymous: raw('stranger') }),
+      page('d2', 62, { anonymous: anonRaw }), // routed to dave
     ]);
     await waitFor(async () => ((await count(`SELECT count() AS n FROM $db.sessions WHERE customer_id = '${anon}'`)) > 0 && (await count(`SELECT count() AS n FROM $db.sessions WHERE customer_id = '${stranger}'`)) > 0
       && (await count(`SELECT count() AS n FROM $db.events WHERE customer_id = '${dave}'`)) >= 2 ? true : undefined), 60_000, "the anonymous sessions and dave's events in the tables");
