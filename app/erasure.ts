@@ -65,6 +65,7 @@ export class ErasuresInBatch {
 
   /** A new batch's erasures, in log order. */
   set(erasures: readonly ErasureApplied[]): void {
+    if (erasures.length === 0 && this.#byKey.size === 0) return; // most batches: nothing to drop, nothing to hold
     this.#byKey = new Map();
     for (const erasure of erasures) this.#byKey.set(erasure.customer_id, [...(this.#byKey.get(erasure.customer_id) ?? []), erasure]);
   }

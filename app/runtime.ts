@@ -359,8 +359,9 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         return [output, rowTopicSink({ topic: rowTopicOf(config.kafka.groupId, table), producer: outputs, codec })];
       }),
     ) as { [K in keyof CxOutputs]: ReturnType<typeof rowTopicSink<CxOutputs[K]>> };
-    // Key-driver computations run beside the loop, in a thread of this attempt's own.
+    // The erasures of the batch being processed, for the requests the journey makes for linked anonymous ids.
     const erasuresInBatch = new ErasuresInBatch();
+    // Key-driver computations run beside the loop, in a thread of this attempt's own.
     const keyDriverThread = config.keyDrivers.enabled && config.keyDrivers.offThread ? startKeyDriverThread() : null;
     const journey = new JourneyOperator({
       sessionGapMs: config.session.gapMs,
