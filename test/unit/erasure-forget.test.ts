@@ -10,7 +10,8 @@ import { JourneyOperator } from '../../pipelines/cx/journey-operator.ts';
 import { DEFAULT_CONTACT_POLICY } from '../../pipelines/cx/contact-policy.ts';
 import { DEFAULT_RULES } from '../../pipelines/cx/rules/default-rules.ts';
 import { compileRules } from '../../pipelines/cx/rules/rule-set.ts';
-import type { ErasureRecord } from '../../schemas/erasure.ts';
+import type { ErasureApplied, ErasureRecord } from '../../schemas/erasure.ts';
+import { ErasuresInBatch } from '../../app/erasure.ts';
 
 type CxOperator = Operator<CxEvent, CxOutputs>;
 const page = (id: string, minutes: number, customer: string, pageType = 'home') => event(id, 'page_view', minutes, { page: `/${pageType}`, page_type: pageType }, { customer });
@@ -177,5 +178,17 @@ describe('forget (erasure) in every stage', () => {
       h.forget('a1');
       expect(h.outputs.erasure_requests).toEqual([]);
     });
+  });
+});
+
+describe('the erasures of a batch (what the journey names linked requests after)', () => {
+  const applied = (request: string, customer: string): ErasureApplied => ({ request_id: request, customer_id: customer, requested_at: 0, source: 'cli', logged_id: customer });
+
+  it('hands each request of a key once, in log order; the next batch drops what the last one left', () => {
+    const batch = new ErasuresInBatch();
+    batch.set([applied('r1', 'c1'), applied('r2', 'c2'), applied('r3', 'c1')]);
+    expect([batch.take('c1')?.request_id, batch.take('c1')?.request_id, batch.take('c1')]).toEqual(['r1', 'r3', undefined]);
+    batch.set([]);
+    expect(batch.take('c2')).toBeUndefined();
   });
 });
