@@ -10,6 +10,7 @@ import type { ErasureResult } from '../sinks/clickhouse/erasure.ts';
 import { ERASURE_LOG_TABLE } from '../sinks/clickhouse/tables.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import type { Runtime } from './runtime.ts';
+import { eraseFromTables } from './privacy.ts';
 
 /**
  * Splits input-topic records into erasure requests (their writer schema is the erasure record) and the rest. Which
@@ -52,6 +53,27 @@ export function erasureSplitter(runtime: Runtime) {
     }
     return { events, erasures };
   };
+}
+
+/**
+ * The erasures of the input batch being processed, by customer key: the engine's `forget` carries the key only, and
+ * the journey names the requests it makes for a customer's linked anonymous ids after the request it is applying.
+ * Set when a batch is decoded; its forgets run before the next batch is decoded, so nothing outlives the batch.
+ */
+export class ErasuresInBatch {
+  #byKey = new Map<string, ErasureApplied[]>();
+
+  /** A new batch's erasures, in log order. */
+  set(erasures: readonly ErasureApplied[]): void {
+    if (erasures.length === 0 && this.#byKey.size === 0) return; // most batches: nothing to drop, nothing to hold
+    this.#byKey = new Map();
+    for (const erasure of erasures) this.#byKey.set(erasure.customer_id, [...(this.#byKey.get(erasure.customer_id) ?? []), erasure]);
+  }
+
+  /** The request being applied to `key` (each is taken once, in log order). */
+  take(key: string): ErasureApplied | undefined {
+    return this.#byKey.get(key)?.shift();
+  }
 }
 
 export interface ErasureRequestResult {
@@ -117,9 +139,10 @@ export interface EraseCommandResult {
  */
 export async function eraseCustomerCommand(runtime: Runtime, id: string, options: { waitMs: number }): Promise<EraseCommandResult> {
   if (runtime.config.transport === 'memory') {
-    const { stored, logged } = runtime.privacy.erasureIds(id);
-    const result = await eraseCustomer(runtime.clickhouse, { requestId: `erasure-${randomUUID()}`, customerId: stored, loggedId: logged });
-    return { request_id: result.requestId, customer_id: logged, status: 'completed', tables: Object.keys(result.deleted) };
+    const { logged } = runtime.privacy.erasureIds(id);
+    const result = await eraseFromTables(runtime.clickhouse, runtime.privacy, id);
+    const tables = new Set([result, ...result.linked].flatMap((each) => Object.keys(each.deleted)));
+    return { request_id: result.requestId, customer_id: logged, status: 'completed', tables: [...tables] };
   }
   const request = await requestErasure(runtime, id, { source: 'cli' });
   if (options.waitMs <= 0) return { request_id: request.requestId, customer_id: request.loggedId, status: 'requested', tables: [] };

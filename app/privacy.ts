@@ -1,17 +1,19 @@
 // Composition of privacy: the edge transform from the config (key file read here, once), the retention policy, and the legacy retention schedule.
 import { randomUUID } from 'node:crypto';
-import { eraseCustomer } from '../sinks/clickhouse/erasure.ts';
+import { eraseCustomer, linkedAnonymousIds } from '../sinks/clickhouse/erasure.ts';
+import type { ErasureResult } from '../sinks/clickhouse/erasure.ts';
 import type { RetentionPolicy, RetentionStepResult } from '../sinks/clickhouse/retention.ts';
 import { enforceRetention } from '../sinks/clickhouse/retention.ts';
 import type { ClickHouseWriter } from '../sinks/clickhouse/writer.ts';
 import { loadKeyFile, PrivacyEdge } from '../privacy/index.ts';
+import type { ScrubCounter } from '../privacy/index.ts';
 import type { Config } from './config.ts';
 import type { TopicSpec } from '../log/log.ts';
 
 /** The one privacy transform of the source edge; throws a typed error when a configured key file is missing or too short. */
-export function privacyEdgeOf(config: Config): PrivacyEdge {
+export function privacyEdgeOf(config: Config, metrics?: ScrubCounter): PrivacyEdge {
   const { keyFile, keyId, scrub } = config.privacy;
-  return new PrivacyEdge({ key: keyFile ? loadKeyFile(keyFile, keyId) : undefined, scrub });
+  return new PrivacyEdge({ key: keyFile ? loadKeyFile(keyFile, keyId) : undefined, scrub, ...(metrics ? { metrics } : {}) });
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -69,11 +71,19 @@ export async function runRetentionSchedule(writer: ClickHouseWriter, options: Re
 }
 
 /**
- * The ClickHouse half of erasure for one customer, by raw id or pseudonym: deletes from every table and records the
- * request and its completion in erasure_log by pseudonymous id (docs/privacy.md). Live state, changelogs and future
- * output are not covered here yet.
+ * The ClickHouse half of erasure for one customer, by raw id or pseudonym, for where no live state is left to ask
+ * (the embedded default's `erase`): deletes from every table and records the request and its completion in
+ * erasure_log by pseudonymous id (docs/privacy.md); then the anonymous ids the customer's events link to them
+ * (identity stitching), each its own request `<request>-linked-<n>`, as the pipeline asks for them from live state.
  */
 export async function eraseFromTables(writer: ClickHouseWriter, edge: PrivacyEdge, id: string, requestId: string = `erasure-${randomUUID()}`) {
   const { stored, logged } = edge.erasureIds(id);
-  return eraseCustomer(writer, { requestId, customerId: stored, loggedId: logged });
+  // Read before the customer's events, which hold the links, are deleted.
+  const anonymous = await linkedAnonymousIds(writer, stored);
+  const result = await eraseCustomer(writer, { requestId, customerId: stored, loggedId: logged });
+  const linked: ErasureResult[] = [];
+  for (const [index, each] of anonymous.entries()) {
+    linked.push(await eraseCustomer(writer, { requestId: `${requestId}-linked-${index + 1}`, customerId: each, loggedId: edge.erasureIds(each).logged }));
+  }
+  return { ...result, linked };
 }

@@ -44,7 +44,7 @@ import type { PrivacyEdge } from '../privacy/index.ts';
 import { kafkaRetentionConfig, privacyEdgeOf, retentionPolicyOf, withKafkaRetention } from './privacy.ts';
 import type { PipelineLiveState } from './live-state.ts';
 import { erasuresAppliedTopicOf, loadedTables, rowTopicOf, TABLE_OUTPUTS } from './table-outputs.ts';
-import { erasureSplitter, routeErasureRequests } from './erasure.ts';
+import { erasureSplitter, ErasuresInBatch, routeErasureRequests } from './erasure.ts';
 import type { TableOutput } from './table-outputs.ts';
 import type { ActionRunResult } from './actions.ts';
 import { actionTopics, runActions } from './actions.ts';
@@ -123,8 +123,8 @@ export async function openClickHouse(config: Config, metrics?: Metrics): Promise
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true });
-  const privacy = privacyEdgeOf(config);
   const metrics = options.metrics ?? new MetricsRecorder();
+  const privacy = privacyEdgeOf(config, metrics);
   const registry =
     options.registry ??
     (config.schemaRegistry.url ? new HttpSchemaRegistry({ url: config.schemaRegistry.url }) : new LocalSchemaRegistry(join(config.dataDir, 'schema-registry.json')));
@@ -359,6 +359,8 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         return [output, rowTopicSink({ topic: rowTopicOf(config.kafka.groupId, table), producer: outputs, codec })];
       }),
     ) as { [K in keyof CxOutputs]: ReturnType<typeof rowTopicSink<CxOutputs[K]>> };
+    // The erasures of the batch being processed, for the requests the journey makes for linked anonymous ids.
+    const erasuresInBatch = new ErasuresInBatch();
     // Key-driver computations run beside the loop, in a thread of this attempt's own.
     const keyDriverThread = config.keyDrivers.enabled && config.keyDrivers.offThread ? startKeyDriverThread() : null;
     const journey = new JourneyOperator({
@@ -372,6 +374,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
       ...(keyDriverThread ? { keyDriverCompute: keyDriverThread.compute } : {}),
       lastSessionHorizonMs: config.serving.lastSessionMs,
       consent: { marketingOptIn: config.privacy.marketingOptIn },
+      erasureRequestOf: (key) => erasuresInBatch.take(key),
     });
     options.liveState?.attach(journey.live);
     try {
@@ -390,6 +393,7 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
             runtime.metrics.count('touchstream_rejected_total', 1, { source: letter.source, reason: letter.reason_code });
           });
           runtime.privacy.events(decoded.map((item) => item.value));
+          erasuresInBatch.set(erasures.map(({ value }) => value));
           if (erasures.length === 0) return decoded;
           for (const { value } of erasures) out.emit('erasures', value);
           const items: Decoded<CxEvent>[] = [...decoded, ...erasures.map(({ record, value }) => ({ record, forget: value.customer_id }))];
@@ -399,7 +403,8 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
         },
         keyOf: sessionKeyOf,
         eventTimeOf: (event) => event.occurred_at,
-        operators: [journey, new PurchaseAttributionOperator()],
+        // The journey first: attribution reads its analytics consent as of each purchase of the batch it has just taken.
+        operators: [journey, new PurchaseAttributionOperator({ consent: journey.analyticsConsent })],
         sinks: {
           ...tableSinks,
           sessions: [
@@ -417,6 +422,9 @@ async function runTopology(runtime: Runtime, options: PipelineRunOptions): Promi
           ],
           rejected: deadLetterSinks(runtime, outputs, true),
           erasures: rowTopicSink({ topic: erasuresAppliedTopicOf(config.kafka.groupId), producer: outputs, codec: plainRows<ErasureApplied>() }),
+          // A customer's linked anonymous ids: each erasure goes onto the input topic, keyed by the id, so it is applied on
+          // the id's own partition in log order (every stage, then the loader's tables), after this checkpoint commits.
+          erasure_requests: { ...avroTopicSink<ErasureRecord>({ topic: config.kafka.inputTopic, producer: outputs, codec: runtime.codecs.erasure, keyOf: (request) => request.customer_id }), transactional: true },
         },
         watermarks: { outOfOrdernessMs: config.session.outOfOrdernessMs, idleTimeoutMs: config.session.idleTimeoutMs },
         ...(options.boundedBy ? { boundedBy: options.boundedBy } : {}),

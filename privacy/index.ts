@@ -6,4 +6,4 @@ export { PLACEHOLDERS, luhnValid, scrubEmails, scrubText } from './scrubber.ts';
 export type { ScrubKind, ScrubResult } from './scrubber.ts';
 export { isSealed, openBytes, sealBytes, sealedKeyId } from './dead-letter-bytes.ts';
 export { PrivacyEdge, withoutPayload } from './edge.ts';
-export type { PrivacyEdgeOptions } from './edge.ts';
+export type { PrivacyEdgeOptions, ScrubCounter } from './edge.ts';

@@ -114,7 +114,11 @@ export function scrubText(text: string, maxLength = Number.POSITIVE_INFINITY): S
   return { text: out, found };
 }
 
-/** E-mail addresses only: for URLs and page names, where digit runs are ids, not phone numbers. */
-export function scrubEmails(text: string): string {
-  return text.includes('@') ? text.replace(EMAIL, PLACEHOLDERS.email) : text;
+/** E-mail addresses only: for URLs and page names, where digit runs are ids, not phone numbers. `found`: counted there. */
+export function scrubEmails(text: string, found?: Record<ScrubKind, number>): string {
+  if (!text.includes('@')) return text;
+  return text.replace(EMAIL, () => {
+    if (found) found.email++;
+    return PLACEHOLDERS.email;
+  });
 }

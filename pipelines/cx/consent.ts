@@ -21,17 +21,43 @@ export interface ConsentOptions {
 
 export const DEFAULT_CONSENT: ConsentOptions = { marketingOptIn: false };
 
+/**
+ * Analytics consent as of a place in the log, for an operator after the journey in the same batch (purchase
+ * attribution): it runs once the journey has read the whole batch, so "the latest stated" must be read back to the
+ * record's own offset or the answer would depend on where the batch ended.
+ */
+export interface AnalyticsConsentView {
+  /** Whether the key's analytics consent allowed per-person rows just after the record at `offset` of its partition. */
+  analyticsAllowedAt(key: string, offset: number): boolean;
+}
+
 /** Per customer key, the latest stated value of each purpose, in log order; null: never stated. */
-export class ConsentStore extends KeyedStateStore<Consent> {
+export class ConsentStore extends KeyedStateStore<Consent> implements AnalyticsConsentView {
+  /**
+   * This batch's changes of analytics consent per key, in log order, with the value before each: enough to answer
+   * `analyticsAllowedAt` for any record of the batch. Not state (it never outlives the batch): cleared by `startBatch`.
+   */
+  readonly #changes = new Map<string, Array<{ offset: number; before: boolean | null }>>();
+
   constructor(name = 'journey-consent') {
     super(name);
   }
 
-  /** Records what an event states (a purpose it leaves null keeps its earlier value). */
-  record(key: string, partition: number, consent: Consent): void {
+  /** A new input batch: the previous one's changes are no longer asked for. */
+  startBatch(): void {
+    this.#changes.clear();
+  }
+
+  /** Records what an event states (a purpose it leaves null keeps its earlier value); `offset`: the event's place in its partition. */
+  record(key: string, partition: number, consent: Consent, offset?: number): void {
     const known = this.get(key);
     const next = { analytics: consent.analytics ?? known?.analytics ?? null, marketing: consent.marketing ?? known?.marketing ?? null };
     if (known && known.analytics === next.analytics && known.marketing === next.marketing) return;
+    if (offset !== undefined && (known?.analytics ?? null) !== next.analytics) {
+      const changes = this.#changes.get(key) ?? [];
+      changes.push({ offset, before: known?.analytics ?? null });
+      this.#changes.set(key, changes);
+    }
     this.put(partition, key, next);
   }
 
@@ -40,6 +66,21 @@ export class ConsentStore extends KeyedStateStore<Consent> {
     return this.get(key)?.analytics !== false;
   }
 
+  analyticsAllowedAt(key: string, offset: number): boolean {
+    // The first change after the record tells what held at the record; without one, the latest value does.
+    const later = this.#changes.get(key)?.find((change) => change.offset > offset);
+    return (later ? later.before : (this.get(key)?.analytics ?? null)) !== false;
+  }
+
+  override forget(key: string): void {
+    this.#changes.delete(key);
+    super.forget(key);
+  }
+
+  override clear(): void {
+    this.#changes.clear();
+    super.clear();
+  }
 }
 
 /** Decides a signal by consent: a marketing-channel signal without marketing consent is suppressed, reason no_consent. */
@@ -54,6 +95,15 @@ export function consentGate(signal: Signal, consent: Consent | undefined, option
 export function eventAnalyticsAllowed(event: CxEvent, store: ConsentStore, key: string): boolean {
   const own = event.consent?.analytics;
   return own === false ? false : own === true ? true : store.analyticsAllowed(key);
+}
+
+/**
+ * Whether an event at `offset` of its partition may be kept per person, read after the journey took the batch: its own
+ * statement first, else what held at that place in the log.
+ */
+export function eventAnalyticsAllowedAt(event: CxEvent, view: AnalyticsConsentView, key: string, offset: number): boolean {
+  const own = event.consent?.analytics;
+  return own === false ? false : own === true ? true : view.analyticsAllowedAt(key, offset);
 }
 
 /** Per-person outputs of the journey: their rows carry the customer; without analytics consent they are kept without them. */

@@ -5,7 +5,7 @@ import type {
 } from '../../schemas/analytics-outputs.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { Alert, DeadLetter, EventRow, SessionKpis, Signal } from '../../schemas/outputs.ts';
-import type { ErasureApplied } from '../../schemas/erasure.ts';
+import type { ErasureApplied, ErasureRecord } from '../../schemas/erasure.ts';
 import type { LiveSession } from './rules/rule-evaluator.ts';
 import type { Firing } from './rules/rule.ts';
 import type { SessionAccumulator } from './session-kpis.ts';
@@ -29,6 +29,8 @@ export type CxOutputs = {
   driver_analysis: DriverAnalysisRow;
   /** Erasures applied to live state (in log order); the loader deletes the customer from the tables after what came before. */
   erasures: ErasureApplied;
+  /** Erasure requests an applied erasure asks for (a customer's linked anonymous ids): onto the input topic, keyed by the id. */
+  erasure_requests: ErasureRecord;
 };
 
 /** An accepted (not duplicate) event, with the live session it joined; `late` when that session had closed. */

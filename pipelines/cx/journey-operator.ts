@@ -1,9 +1,11 @@
 // The CX topology: dedup and sessionisation at the head, then one stage per feature, each with its own state stores; a new feature is a new stage file and one line here.
 import type { ChainStage, OperatorContext, Outputs, StreamRecord } from '../../engine/index.ts';
 import { OperatorChain } from '../../engine/index.ts';
-import type { ConsentOptions, ConsentStore } from './consent.ts';
+import type { AnalyticsConsentView, ConsentOptions, ConsentStore } from './consent.ts';
 import { DEFAULT_CONSENT, withoutPersonWhereNoAnalytics } from './consent.ts';
 import { ConsentTracking } from './stages/consent.ts';
+import { LinkedVisitors } from './stages/linked-visitors.ts';
+import type { ErasureRecord } from '../../schemas/erasure.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import type { Signal } from '../../schemas/outputs.ts';
 import type { AnomalyDetector } from './anomaly-detector.ts';
@@ -51,6 +53,8 @@ export interface JourneyOptions {
   lastSessionHorizonMs?: number;
   /** How marketing consent is read (default: only a stated `marketing: false` suppresses). */
   consent?: ConsentOptions;
+  /** The erasure request being applied to a key, to name the requests it makes for the customer's linked anonymous ids. */
+  erasureRequestOf?(key: string): ErasureRecord | undefined;
 }
 
 /**
@@ -91,6 +95,7 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
         consent: { store: consent.consent, options: options.consent ?? DEFAULT_CONSENT },
       }),
       serving,
+      new LinkedVisitors(options.erasureRequestOf ? { requestOf: options.erasureRequestOf } : {}),
     ];
     super('journey', head, stages);
     this.#consent = consent.consent;
@@ -98,10 +103,19 @@ export class JourneyOperator extends OperatorChain<CxEvent, CxItem, CxOutputs> {
     this.live = new CxLiveView({ sessions: head.windows, journeys: history.journeys, lastSessions: serving.lastSessions, openSignals: serving.openSignals });
   }
 
+  /**
+   * The customers' analytics consent for an operator placed after this one (purchase attribution), read as of a
+   * record of the batch both just took: the rule is kept in one store, never a copy.
+   */
+  get analyticsConsent(): AnalyticsConsentView {
+    return this.#consent;
+  }
+
   // Every output goes through the analytics-consent rule (pipelines/cx/consent.ts). A customer's signals are decided
   // item by item (records, and the sessions a partition's watermark closes): the signals emitted there are also kept
   // as the customer's open signals for the serving API.
   override process(records: readonly StreamRecord<CxEvent>[], out: Outputs<CxOutputs>, context: OperatorContext): void {
+    this.#consent.startBatch();
     super.process(records, this.#keepingSignals(this.#withConsent(out, context), context), context);
   }
 

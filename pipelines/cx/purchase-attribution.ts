@@ -3,6 +3,8 @@ import type { Operator, OperatorContext, Outputs, StateStore, StreamRecord } fro
 import { KeyedStateStore, StoreBackedOperator } from '../../engine/index.ts';
 import type { CxEvent, CxEventOf } from '../../schemas/events.ts';
 import type { CxOutputs } from './journey-operator.ts';
+import type { AnalyticsConsentView } from './consent.ts';
+import { eventAnalyticsAllowedAt } from './consent.ts';
 import { PendingByCustomer } from './pending-by-customer.ts';
 
 export const ATTRIBUTION_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
@@ -18,6 +20,18 @@ interface Touch {
 interface PendingPurchase {
   key: string;
   event: CxEventOf<'purchase'>;
+  /** false: the customer's analytics consent was false at the purchase, so its row is written without them (absent: allowed). */
+  personal?: false;
+}
+
+export interface PurchaseAttributionOptions {
+  maxTouchesPerCustomer?: number;
+  /**
+   * The journey's analytics consent (`JourneyOperator.analyticsConsent`; the journey must come before this operator
+   * so it has read each batch first). With it, a purchase made while the customer's analytics consent is false is
+   * written without them (docs/privacy.md "Analytics: the exact rule"); without it, rows keep the customer.
+   */
+  consent?: AnalyticsConsentView;
 }
 
 const isTouch = (event: CxEvent): event is CxEventOf<'ad_impression' | 'email_open' | 'email_click'> =>
@@ -36,7 +50,7 @@ export class PurchaseAttributionOperator extends StoreBackedOperator implements 
   readonly #pending = new PendingByCustomer<PendingPurchase>('attribution-pending-purchases');
   #evictedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: { maxTouchesPerCustomer?: number } = {}) {
+  constructor(private readonly options: PurchaseAttributionOptions = {}) {
     super();
   }
 
@@ -48,7 +62,11 @@ export class PurchaseAttributionOperator extends StoreBackedOperator implements 
       // Identity stitching's copies and links: the purchase or touch was attributed where it first arrived.
       if (event.handover !== undefined) continue;
       if (event.type === 'purchase') {
-        if (!this.#pending.has(record.key, (pending) => pending.event.event_id === event.event_id)) this.#pending.add(record.key, record.partition, { key: record.key, event });
+        if (!this.#pending.has(record.key, (pending) => pending.event.event_id === event.event_id)) {
+          // Decided at the purchase's place in the log (not when the watermark emits it): the same for any batching.
+          const personal = !this.options.consent || eventAnalyticsAllowedAt(event, this.options.consent, record.key, record.offset);
+          this.#pending.add(record.key, record.partition, personal ? { key: record.key, event } : { key: record.key, event, personal: false });
+        }
         taken++;
       } else if (isTouch(event)) {
         const touches = this.#touches.get(record.key) ?? [];
@@ -69,7 +87,14 @@ export class PurchaseAttributionOperator extends StoreBackedOperator implements 
       const due = this.#pending.takeDue((pending) => pending.event.occurred_at < watermark);
       if (due.length > 0) {
         due.sort((a, b) => a.event.occurred_at - b.event.occurred_at || (a.event.event_id < b.event.event_id ? -1 : 1));
-        for (const { key, event } of due) out.emit('purchase_attribution', this.#attribute(key, event));
+        for (const { key, event, personal } of due) {
+          const row = this.#attribute(key, event);
+          if (personal === false) {
+            // Still counted in revenue and campaign figures; linked to no one.
+            context.metrics.count('touchstream_rows_deidentified_total', 1, { output: 'purchase_attribution' });
+            out.emit('purchase_attribution', { ...row, customer_id: '' });
+          } else out.emit('purchase_attribution', row);
+        }
         context.metrics.count('touchstream_operator_output_total', due.length, { operator: this.name, output: 'purchase_attribution' });
       }
     }

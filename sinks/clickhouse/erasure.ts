@@ -42,6 +42,18 @@ export function signalKeyedTables(tables: readonly TableSpec[] = TABLES): TableS
   return tables.filter((table) => keyColumnsOf(table).length === 0 && table.columns.some((column) => column.name === 'signal_id'));
 }
 
+/**
+ * The anonymous ids the tables link to a customer: those on the customer's own events (the login, what identity
+ * stitching copied or routed to them). For an erasure with no live state to ask (the embedded default's command).
+ */
+export async function linkedAnonymousIds(writer: ClickHouseWriter, customerId: string, limit = 1000): Promise<string[]> {
+  const query = (id: string) => `SELECT DISTINCT anonymous_id AS id FROM \`${writer.database}\`.\`events\` WHERE customer_id = ${id} AND anonymous_id IS NOT NULL AND anonymous_id != '' AND anonymous_id != customer_id ORDER BY id LIMIT ${limit}`;
+  const rows = writer.dialect.name === 'legacy'
+    ? await writer.rows<{ id: string }>(query(literal(customerId)))
+    : await writer.rowsWith<{ id: string }>(query('{id:String}'), { id: customerId });
+  return rows.map((row) => row.id);
+}
+
 const literal = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**

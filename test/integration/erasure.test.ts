@@ -88,9 +88,25 @@ describe.each(['legacy HTTP server', 'embedded chDB'] as const)('erasure from th
     expect(everything.includes(`raw${run}`)).toBe(false);
   });
 
+  it('erases the anonymous journeys the customer\'s events link to them, each its own request; an unlinked visitor keeps theirs', async () => {
+    const dave = edge.erasureIds(`raw${run}-dave`).stored;
+    const device = edge.erasureIds(`raw${run}-device`).stored;
+    const stranger = edge.erasureIds(`raw${run}-stranger`).stored;
+    // Anonymous rows are keyed by the anonymous id (the session key); dave's login carries his device's id.
+    await writer.insert(EVENTS_TABLE, [event('d1', device, device), event('d2', dave, device), event('d3', stranger, stranger)]);
+    await writer.insert(SESSIONS_TABLE, [session('sd', device), session('sx', stranger)]);
+    const result = await eraseFromTables(writer, edge, `raw${run}-dave`, `req3-${run}`);
+    expect(result.deleted).toEqual({ events: 1 });
+    expect(result.linked.map((each) => [each.requestId, each.deleted])).toEqual([[`req3-${run}-linked-1`, { events: 1, sessions: 1 }]]);
+    expect((await writer.rows<{ event_id: string }>(`SELECT event_id FROM ${database}.events WHERE event_id LIKE 'd%' ORDER BY event_id`)).map((row) => row.event_id)).toEqual(['d3']);
+    expect(await customersIn('sessions')).toEqual([kept, stranger].sort());
+    const log = await writer.rows<{ customer_id: string; status: string }>(`SELECT customer_id, status FROM ${database}.${ERASURE_LOG_TABLE.name} FINAL WHERE request_id = 'req3-${run}-linked-1' ORDER BY status`);
+    expect(log.map((row) => [row.customer_id, row.status])).toEqual([[device, 'completed'], [device, 'requested']]);
+  });
+
   it('is safe to run again: nothing left to delete, completed again', async () => {
     const again = await eraseFromTables(writer, edge, erased, `req2-${run}`);
     expect(again.deleted).toEqual({});
-    expect(await customersIn('sessions')).toEqual([kept]);
+    expect(await customersIn('sessions')).toEqual([kept, edge.erasureIds(`raw${run}-stranger`).stored].sort());
   });
 });

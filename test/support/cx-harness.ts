@@ -46,7 +46,7 @@ export const WALL_CLOCK = Date.parse('2026-11-10T00:00:00.000Z');
 export class Harness<O extends Operator<CxEvent, CxOutputs>> {
   readonly outputs: { [K in keyof CxOutputs]: CxOutputs[K][] } = {
     events: [], sessions: [], signals: [], alerts: [], rejected: [], feedback: [], social_mentions: [], channel_switches: [], purchase_attribution: [], kpi_minute: [],
-    page_views: [], video_engagement: [], campaign_kpis: [], driver_analysis: [], erasures: [],
+    page_views: [], video_engagement: [], campaign_kpis: [], driver_analysis: [], erasures: [], erasure_requests: [],
   };
   readonly metrics = new MetricsRecorder();
   readonly context: OperatorContext = { wallClock: () => WALL_CLOCK, metrics: this.metrics };
@@ -99,4 +99,23 @@ export function journeyHarness(options: { rules?: readonly RuleSpec[] | RuleSet;
       ...(options.keyDrivers ? { keyDrivers: options.keyDrivers } : {}),
     }),
   );
+}
+
+/**
+ * Several operators as the engine runs them on one input (`operators: [journey, attribution]` in app/runtime.ts):
+ * each hook goes to each operator in list order, so a later operator sees the batch after the earlier ones took it.
+ */
+export function inSequence(name: string, operators: readonly Operator<CxEvent, CxOutputs>[]): Operator<CxEvent, CxOutputs> {
+  return {
+    name,
+    process: (records, out, context) => operators.forEach((operator) => operator.process(records, out, context)),
+    onPartitionWatermark: (partition, watermark, out, context) => operators.forEach((operator) => operator.onPartitionWatermark?.(partition, watermark, out, context)),
+    onWatermark: (watermark, out, context) => operators.forEach((operator) => operator.onWatermark(watermark, out, context)),
+    forget: (key, partition, out, context) => operators.forEach((operator) => operator.forget?.(key, partition, out, context)),
+    // The state hooks the engine calls on each operator (their store names are distinct).
+    stateStores: operators.flatMap((operator) => operator.stateStores ?? []),
+    snapshot: () => operators.flatMap((operator) => operator.snapshot?.() ?? []),
+    restore: (store, partition, entries) => operators.find((operator) => operator.stateStores?.includes(store))?.restore?.(store, partition, entries),
+    reset: () => operators.forEach((operator) => operator.reset?.()),
+  };
 }

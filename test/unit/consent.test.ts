@@ -1,12 +1,13 @@
 // Consent with hand-built journeys: marketing signals without marketing consent are suppressed (no_consent) and do not count against the contact policy; analytics: false keeps rows in aggregates but without the person; the event schema's consent round-trips.
 import { describe, expect, it } from 'vitest';
 import { JourneyOperator } from '../../pipelines/cx/journey-operator.ts';
+import { PurchaseAttributionOperator } from '../../pipelines/cx/purchase-attribution.ts';
 import { DEFAULT_CONTACT_POLICY } from '../../pipelines/cx/contact-policy.ts';
 import { DEFAULT_RULES } from '../../pipelines/cx/rules/default-rules.ts';
 import { compileRules } from '../../pipelines/cx/rules/rule-set.ts';
 import { parseEvent } from '../../schemas/events.ts';
 import type { Consent, CxEvent } from '../../schemas/events.ts';
-import { Harness, HOUR, MIN, at, event, journeyHarness, stubSentiment } from '../support/cx-harness.ts';
+import { Harness, HOUR, MIN, at, event, inSequence, journeyHarness, stubSentiment } from '../support/cx-harness.ts';
 
 const withConsent = (value: CxEvent, consent: Partial<Consent>): CxEvent => ({ ...value, consent: { analytics: consent.analytics ?? null, marketing: consent.marketing ?? null } });
 /** An abandoned cart worth 30 (the default rules' e-mail cart_reminder when the session closes), then two checkout errors (live chat). */
@@ -71,6 +72,52 @@ describe('analytics: false', () => {
     h.process([withConsent(event('b', 'page_view', 1, { page: '/', page_type: 'home' }, { customer: 'c1' }), { analytics: false })]);
     h.process([event('c', 'page_view', 2, { page: '/', page_type: 'home' }, { customer: 'c1' })]).watermark(Number.POSITIVE_INFINITY);
     expect(h.outputs.events.map((row) => [row.event.event_id, row.event.customer_id])).toEqual([['a', 'c1'], ['b', ''], ['c', '']]);
+  });
+});
+
+describe('analytics: false for purchase attribution (another operator, the journey\'s consent store)', () => {
+  const purchase = (id: string, minutes: number, customer = 'c1') => event(id, 'purchase', minutes, { order_id: `ord-${id}`, revenue: 10, currency: 'EUR' }, { customer, channel: 'app' });
+  const click = (id: string, minutes: number, customer = 'c1') => event(id, 'email_click', minutes, { campaign_id: 'A', url: 'https://x' }, { customer, channel: 'email' });
+  const pipeline = () => {
+    const journey = journeyHarness().operator;
+    return new Harness(inSequence('pipeline', [journey, new PurchaseAttributionOperator({ consent: journey.analyticsConsent })]));
+  };
+  const attributed = (h: Harness<ReturnType<typeof inSequence>>) => h.outputs.purchase_attribution.map((row) => [row.purchase_event_id, row.customer_id, row.touchpoints]);
+
+  it('writes a purchase of a customer who said no without them, still counted with its touches; others keep theirs', () => {
+    const h = pipeline();
+    h.process([withConsent(click('t1', -10), { analytics: false }), purchase('o1', 0), click('t2', -5, 'c2'), purchase('o2', 0, 'c2')]).watermark(Number.POSITIVE_INFINITY);
+    expect(attributed(h).sort()).toEqual([['o1', '', 1], ['o2', 'c2', 1]]);
+    expect(h.metrics.total('touchstream_rows_deidentified_total')).toBeGreaterThan(0);
+  });
+
+  it('follows the purchase\'s own statement first', () => {
+    const h = pipeline();
+    h.process([withConsent(purchase('o1', 0), { analytics: false }), withConsent(purchase('o2', 1, 'c2'), { analytics: true })]).watermark(Number.POSITIVE_INFINITY);
+    expect(attributed(h).sort()).toEqual([['o1', '', 0], ['o2', 'c2', 0]]);
+  });
+
+  it('decides at the purchase\'s place in the log, the same for any batching: a later no (or yes) in the same batch does not reach back', () => {
+    const log = [
+      purchase('o1', 0), // consent unsaid: keeps the customer
+      withConsent(event('p1', 'page_view', 1, { page: '/', page_type: 'home' }), { analytics: false }),
+      purchase('o2', 2), // after the no: without them
+      withConsent(event('p2', 'page_view', 3, { page: '/', page_type: 'home' }), { analytics: true }),
+      purchase('o3', 4), // after the yes: the customer again
+    ];
+    const expected = [['o1', 'c1', 0], ['o2', '', 0], ['o3', 'c1', 0]];
+    for (const size of [1, 2, 3, log.length]) {
+      const h = pipeline();
+      for (let start = 0; start < log.length; start += size) h.process(log.slice(start, start + size));
+      h.watermark(Number.POSITIVE_INFINITY);
+      expect(attributed(h), `batches of ${size}`).toEqual(expected);
+    }
+  });
+
+  it('without the journey\'s consent (the operator alone) rows keep the customer', () => {
+    const h = new Harness(new PurchaseAttributionOperator());
+    h.process([withConsent(purchase('o1', 0), { analytics: false })]).watermark(Number.POSITIVE_INFINITY);
+    expect(attributed(h)).toEqual([['o1', 'c1', 0]]);
   });
 });
 

@@ -5,7 +5,8 @@ import type { Operator, StateChange } from '../../engine/index.ts';
 import type { CxOutputs } from '../../pipelines/cx/journey-operator.ts';
 import { PurchaseAttributionOperator } from '../../pipelines/cx/purchase-attribution.ts';
 import type { CxEvent } from '../../schemas/events.ts';
-import { Harness, MIN, T0, at, event, journeyHarness } from '../support/cx-harness.ts';
+import { Harness, MIN, T0, at, event, inSequence, journeyHarness } from '../support/cx-harness.ts';
+import { JourneyOperator } from '../../pipelines/cx/journey-operator.ts';
 
 type CxOperator = Operator<CxEvent, CxOutputs>;
 type Step = (harness: Harness<CxOperator>) => unknown;
@@ -77,7 +78,7 @@ describe('the journey operator declares every CX state store', () => {
     expect(journey().stateStores).toEqual([
       'journey-sessions', 'journey-seen-ids', 'journey-consent', 'journey-customers', 'journey-pending-feedback',
       'journey-pending-contacts', 'journey-page-views', 'journey-videos', 'journey-campaign-touches', 'journey-kpi-rollup', 'contact-policy',
-      'journey-signal-context', 'journey-last-sessions', 'journey-open-signals',
+      'journey-signal-context', 'journey-last-sessions', 'journey-open-signals', 'journey-linked-visitors',
     ]);
     expect(new PurchaseAttributionOperator().stateStores).toEqual(['attribution-touches', 'attribution-pending-purchases']);
   });
@@ -172,5 +173,29 @@ describe('restart-safe CX state', () => {
         first_touch_at: at(-120), last_touch_campaign: 'C',
       },
     ]);
+  });
+
+  it('a customer\'s linked anonymous ids: an erasure after a restart still asks for each', () => {
+    const withAnonymous = (value: CxEvent, anonymous: string) => ({ ...value, anonymous_id: anonymous }) as CxEvent;
+    const steps: Step[] = [
+      (h) => h.process([withAnonymous(page('l1', 0, 'c1'), 'a1')]),
+      (h) => h.process([withAnonymous(page('l2', 1, 'c1'), 'a2'), withAnonymous(page('l3', 2, 'c1'), 'a1')]),
+      (h) => h.forget('c1'),
+      (h) => h.forget('c1'), // forgotten with the customer: nothing asked twice
+    ];
+    expectRestartSafe(journey, steps, [1, 2, 3], (o) => o.erasure_requests.map((request) => request.customer_id), ['a1', 'a2']);
+  });
+
+  it('purchase attribution under the journey\'s consent: a purchase waiting without its person stays so', () => {
+    const create = () => {
+      const operator = journeyHarness().operator as JourneyOperator;
+      return inSequence('pipeline', [operator, new PurchaseAttributionOperator({ consent: operator.analyticsConsent })]);
+    };
+    const withheld = { ...event('o1', 'purchase', 0, { order_id: 'ord-1', revenue: 20, currency: 'EUR' }, { customer: 'c1' }), consent: { analytics: false, marketing: null } } as CxEvent;
+    const steps: Step[] = [
+      (h) => h.process([withheld, event('o2', 'purchase', 1, { order_id: 'ord-2', revenue: 5, currency: 'EUR' }, { customer: 'c2' })]),
+      (h) => h.watermark(at(5)),
+    ];
+    expectRestartSafe(create, steps, [1], (o) => o.purchase_attribution.map((row) => [row.purchase_event_id, row.customer_id]), [['o1', ''], ['o2', 'c2']]);
   });
 });

@@ -5,7 +5,13 @@ import type { CxOutputs } from '../../pipelines/cx/journey-operator.ts';
 import { PurchaseAttributionOperator } from '../../pipelines/cx/purchase-attribution.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { driverAnalysisConfigSchema } from '../../pipelines/cx/driver-analysis.ts';
-import { Harness, at, event, journeyHarness } from '../support/cx-harness.ts';
+import { HOUR, Harness, MIN, at, event, journeyHarness, stubSentiment } from '../support/cx-harness.ts';
+import { JourneyOperator } from '../../pipelines/cx/journey-operator.ts';
+import { DEFAULT_CONTACT_POLICY } from '../../pipelines/cx/contact-policy.ts';
+import { DEFAULT_RULES } from '../../pipelines/cx/rules/default-rules.ts';
+import { compileRules } from '../../pipelines/cx/rules/rule-set.ts';
+import type { ErasureApplied, ErasureRecord } from '../../schemas/erasure.ts';
+import { ErasuresInBatch } from '../../app/erasure.ts';
 
 type CxOperator = Operator<CxEvent, CxOutputs>;
 const page = (id: string, minutes: number, customer: string, pageType = 'home') => event(id, 'page_view', minutes, { page: `/${pageType}`, page_type: pageType }, { customer });
@@ -123,5 +129,66 @@ describe('forget (erasure) in every stage', () => {
     expect(mentions(compact(changelog), 'c1')).toEqual([]);
     h.watermark(Number.POSITIVE_INFINITY);
     expect(h.outputs.purchase_attribution).toEqual([]);
+  });
+
+  describe('a customer\'s linked anonymous journeys', () => {
+    /** An anonymous visitor's event (keyed by the anonymous id), and the customer's own events carrying it (the login, routed or copied ones). */
+    const anonymousPage = (id: string, minutes: number, anonymous: string) => ({ ...page(id, minutes, 'x'), customer_id: null, anonymous_id: anonymous }) as CxEvent;
+    const withAnonymous = (value: CxEvent, anonymous: string) => ({ ...value, anonymous_id: anonymous }) as CxEvent;
+    const requests = new Map<string, ErasureRecord>();
+    const journey = () => {
+      const operator = new JourneyOperator({
+        sessionGapMs: 30 * MIN, dedupHorizonMs: HOUR, rules: compileRules(DEFAULT_RULES), contactPolicy: DEFAULT_CONTACT_POLICY, scoreSentiment: stubSentiment,
+        erasureRequestOf: (key) => requests.get(key),
+      });
+      return new Harness(operator as CxOperator);
+    };
+    requests.set('c1', { request_id: 'req-1', customer_id: 'c1', requested_at: 1_000, source: 'http' });
+    requests.set('a1', { request_id: 'req-1-linked-1', customer_id: 'a1', requested_at: 1_000, source: 'linked' });
+
+    it('erasing the customer asks, once per anonymous id, for the erasure of each (keyed by the id, named after the request); the links are forgotten', () => {
+      const h = journey();
+      h.process([anonymousPage('v1', 0, 'a1'), anonymousPage('v2', 1, 'a1'), anonymousPage('w1', 0, 'a2')], Number.NEGATIVE_INFINITY, 1);
+      h.process([withAnonymous(page('l1', 2, 'c1'), 'a1'), withAnonymous(page('l2', 3, 'c1'), 'a1'), withAnonymous(page('l3', 4, 'c1'), 'a3'), page('x1', 2, 'c2')]);
+      const changelog = h.operator.snapshot!();
+      expect(mentions(compact(changelog), 'a1')).toContain('journey-linked-visitors');
+      h.forget('c1');
+      expect(h.outputs.erasure_requests).toEqual([
+        { request_id: 'req-1-linked-1', customer_id: 'a1', requested_at: 1_000, source: 'linked' },
+        { request_id: 'req-1-linked-2', customer_id: 'a3', requested_at: 1_000, source: 'linked' },
+      ]);
+      changelog.push(...h.operator.snapshot!());
+      expect(mentions(compact(changelog), 'c1')).toEqual([]);
+      // The anonymous journey is its own key (here on partition 1): still held until its own request is applied there.
+      expect(mentions(compact(changelog), 'a1').length).toBeGreaterThan(0);
+      // The engine applies that request on a1's partition: nothing of a1 is left, a2 (never linked) keeps its state, and no further request is asked.
+      h.forget('a1', 1);
+      changelog.push(...h.operator.snapshot!());
+      expect(mentions(compact(changelog), 'a1')).toEqual([]);
+      expect(mentions(compact(changelog), 'a2').length).toBeGreaterThan(0);
+      expect(h.outputs.erasure_requests).toHaveLength(2);
+      h.watermark(Number.POSITIVE_INFINITY);
+      expect(h.outputs.sessions.map((row) => row.customer_id).sort()).toEqual(['a2', 'c2']);
+    });
+
+    it('a customer without linked ids asks for nothing; an anonymous event keyed by itself links nothing', () => {
+      const h = journey();
+      h.process([anonymousPage('v1', 0, 'a1'), page('l1', 2, 'c2')]);
+      h.forget('c2');
+      h.forget('a1');
+      expect(h.outputs.erasure_requests).toEqual([]);
+    });
+  });
+});
+
+describe('the erasures of a batch (what the journey names linked requests after)', () => {
+  const applied = (request: string, customer: string): ErasureApplied => ({ request_id: request, customer_id: customer, requested_at: 0, source: 'cli', logged_id: customer });
+
+  it('hands each request of a key once, in log order; the next batch drops what the last one left', () => {
+    const batch = new ErasuresInBatch();
+    batch.set([applied('r1', 'c1'), applied('r2', 'c2'), applied('r3', 'c1')]);
+    expect([batch.take('c1')?.request_id, batch.take('c1')?.request_id, batch.take('c1')]).toEqual(['r1', 'r3', undefined]);
+    batch.set([]);
+    expect(batch.take('c2')).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MetricsRecorder } from '../../engine/index.ts';
 import { openBytes, sealBytes, sealedKeyId } from '../../privacy/dead-letter-bytes.ts';
 import { PrivacyEdge, withoutPayload } from '../../privacy/edge.ts';
 import { deriveKeyId, keyFromSecret, loadKeyFile } from '../../privacy/key.ts';
@@ -141,6 +142,25 @@ describe('PrivacyEdge', () => {
     expect((events[1]!.properties as { page: string }).page).toBe('/a?mail=[email]');
     const again = edge.events(structuredClone(events));
     expect(again).toEqual(events);
+  });
+
+  it('counts what it scrubbed per kind (touchstream_scrubbed_total{kind}), never the text; a second pass counts nothing', () => {
+    const metrics = new MetricsRecorder();
+    const edge = new PrivacyEdge({ key, scrub: true, metrics });
+    const events = edge.events([
+      event({ type: 'survey_response', properties: { survey_id: 's', metric: 'nps', score: 2, comment: 'max@example.de, 0171 1234567 oder +49 30 1234567', language: 'de' } }),
+      event({ type: 'contact', channel: 'call_center', properties: { kind: 'call', reason: 'IBAN DE89 3704 0044 0532 0130 00, Karte 4111 1111 1111 1111' } }),
+      event({ type: 'page_view', channel: 'web', properties: { page: '/a?mail=a@b.de', page_type: 'other' } }),
+      event({ type: 'page_view', channel: 'web', properties: { page: '/order/100234567', page_type: 'other' } }), // nothing to scrub
+    ]);
+    edge.deadLetters([letter('x', 'bad value for max@example.de')]);
+    const counted = (kind: string) => metrics.counters.get(`touchstream_scrubbed_total{kind="${kind}"}`) ?? 0;
+    expect({ email: counted('email'), phone: counted('phone'), iban: counted('iban'), card: counted('card') }).toEqual({ email: 3, phone: 2, iban: 1, card: 1 });
+    // Labels are the kind and nothing else: no text, id or field value.
+    expect([...metrics.counters.keys()].sort()).toEqual(['card', 'email', 'iban', 'phone'].map((kind) => `touchstream_scrubbed_total{kind="${kind}"}`));
+    // The pipeline runs the edge again on what the sources published: placeholders are not counted twice.
+    edge.events(structuredClone(events));
+    expect(counted('email') + counted('phone') + counted('iban') + counted('card')).toBe(7);
   });
 
   it('with a key seals dead letters\' bytes; messages lose the quoted input', () => {

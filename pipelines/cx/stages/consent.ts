@@ -10,7 +10,7 @@ export class ConsentTracking implements ChainStage<CxItem, CxOutputs> {
 
   onItem(item: CxItem): void {
     // A late event's consent counts too: consent is the customer's, not the session's.
-    if (item.kind === 'event' && item.event.consent) this.consent.record(item.key, item.partition, item.event.consent);
+    if (item.kind === 'event' && item.event.consent) this.consent.record(item.key, item.partition, item.event.consent, item.record.offset);
   }
 
   gauges(): Record<string, number> {
