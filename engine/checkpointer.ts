@@ -4,7 +4,6 @@ import { TouchstreamError } from '../schemas/errors.ts';
 import type { Changelogs } from './changelog.ts';
 import type { Metrics } from './metrics.ts';
 import type { Operator, OutputMap, Outputs, Pace, Sink, SinkMap } from './operator.ts';
-import { yieldToLoop } from './operator.ts';
 import type { RetryOptions } from './retry.ts';
 import { writeWithRetry } from './retry.ts';
 import type { StateChange } from './state.ts';
@@ -44,6 +43,13 @@ export interface CheckpointerOptions<O extends OutputMap> {
 }
 
 /**
+ * A flush holds the event loop at most about this long (ms) before it lets the loop poll and process (while live;
+ * `CheckpointerOptions.pace`). A live checkpoint, a few hundred events' outputs, goes out in one go: turning the loop
+ * between each of its ~20 sinks let the loop process a batch each time, and held signals back by 300 ms and more.
+ */
+const FLUSH_SLICE_MS = 4;
+
+/**
  * Owns what a job has processed but not committed: the output buffers, the appended-at times of their input, and the
  * flush in flight (at most one). A flush captures its buffers, offsets and a copy of the state changes when it
  * starts, so processing goes on meanwhile; it never rejects, a failure is kept and thrown by `settle`/`throwIfFailed`.
@@ -64,6 +70,14 @@ export class Checkpointer<O extends OutputMap> {
   #flushEnded = true;
   readonly #failures: unknown[] = [];
   #lastFlush: number;
+  /** When the flush in flight last got the loop back (`#pace`). */
+  #turnAt = 0;
+  /** `options.pace`, taken only once the flush has held the loop FLUSH_SLICE_MS since it last got it. */
+  readonly #pace: Pace = async () => {
+    if (performance.now() - this.#turnAt < FLUSH_SLICE_MS) return;
+    await this.options.pace();
+    this.#turnAt = performance.now();
+  };
 
   constructor(private readonly options: CheckpointerOptions<O>) {
     this.#lastFlush = options.wallClock();
@@ -171,6 +185,7 @@ export class Checkpointer<O extends OutputMap> {
 
   async #write(buffers: Map<keyof O, unknown[]>, offsets: PartitionOffset[], changes: { encoded: Map<string, ProduceRecord[]> | null; count: number }, appendTimes: number[]): Promise<void> {
     const { state, stall, metrics, halted, job } = this.options;
+    this.#turnAt = performance.now();
     // 1. Sinks outside the log (none in the CX topology: its tables load from the topics): durable, idempotent, retried.
     const writes: Promise<boolean>[] = [];
     const inTransaction: Array<{ sink: Sink<unknown>; values: unknown[] }> = [];
@@ -182,9 +197,9 @@ export class Checkpointer<O extends OutputMap> {
           inTransaction.push({ sink, values });
           continue;
         }
-        // Sinks encode their batches in slices too; between sinks the loop takes its turn.
-        await yieldToLoop();
-        writes.push(handled(writeWithRetry(sink, values, { pace: this.options.pace, ...(this.options.retry ? { retry: this.options.retry } : {}), metrics, stall, halted })));
+        // Sinks encode their batches in slices too; between sinks the loop may take its turn.
+        await this.#pace();
+        writes.push(handled(writeWithRetry(sink, values, { pace: this.#pace, ...(this.options.retry ? { retry: this.options.retry } : {}), metrics, stall, halted })));
       }
     }
     await Promise.all(writes);
@@ -217,11 +232,12 @@ export class Checkpointer<O extends OutputMap> {
     const { transactions, changelogs } = state;
     try {
       await stall.bound('transaction begin', transactions.begin());
+      this.#turnAt = performance.now();
       const sends: Promise<void>[] = [];
       for (const { sink, values } of inTransaction) {
-        // Topic sinks encode in slices too (`pace`); between sinks the loop takes its turn.
-        await yieldToLoop();
-        sends.push(handled(sink.write(values, this.options.pace)));
+        // Topic sinks encode in slices too (`pace`); between sinks the loop may take its turn.
+        await this.#pace();
+        sends.push(handled(sink.write(values, this.#pace)));
       }
       await stall.bound('transaction send', Promise.all(sends));
       await stall.bound('transaction send', changelogs.send(transactions, encoded));
