@@ -45,7 +45,7 @@ const partitionKey = (topic: string, partition: number): string => `${topic}\u00
  * A transaction started right after the previous one committed meets CONCURRENT_TRANSACTIONS until the coordinator
  * has written its markers (a few ms): retried after kafkajs' default 300 ms, that wait was most of a checkpoint's
  * time. Short first retries, doubling (5, 10, 20 … ms, at most 30 s apart); the retries stay unlimited, as kafkajs
- * gives an idempotent producer by default (fewer may break exactly-once). The transaction timeout bounds them.
+ * gives an idempotent producer by default (fewer may break exactly-once); the engine's stall watchdog bounds a call.
  */
 const TRANSACTION_RETRY = { initialRetryTime: 5, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 };
 
