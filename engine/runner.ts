@@ -268,7 +268,11 @@ async function pollLoop<E, O extends OutputMap>(options: StreamJobOptions<E, O>,
       // retried there), and that wait is not partition idleness.
       if (checkpointer.flushEnded || finished || stopping || full) {
         watermarks.paused(await checkpointer.settle());
+        // Work an operator runs off the loop (key drivers) goes into this checkpoint. Input is not read meanwhile:
+        // like the wait for a flush, that time is no partition's idleness (a busy thread must not make events late).
+        const draining = wallClock();
         for (const operator of options.operators) if (operator.drain) await stall.bound('drain', operator.drain(out, context));
+        watermarks.paused(wallClock() - draining);
         checkpointer.start(processed);
       }
     }

@@ -90,4 +90,57 @@ describe('runStreamJob: partition time and urgent outputs', () => {
     expect(written.find((write) => write.sink === 'other')?.values).toEqual(['1']);
     expect(signals!.at - sentAt).toBeLessThan(250);
   });
+
+  it('does not count the wait for an operator\'s drain (work off the loop) as idleness: a partition behind stays on time', async () => {
+    const log = new MemoryLog({ defaultPartitions: 2 });
+    await log.createTopics([{ topic: 'input', partitions: 2 }]);
+    // Partition 0 is far ahead of partition 1; both are read before the first checkpoint.
+    log.append('input', [{ key: null, value: Buffer.from('100'), partition: 0 }, { key: null, value: Buffer.from('10'), partition: 1 }]);
+    let clockOffset = 0;
+    const seen: Array<[string, number]> = [];
+    let drained = false;
+    const operator: Operator<string, Outputs> = {
+      name: 'slow-drain',
+      process(batch) {
+        for (const record of batch) {
+          seen.push([record.value, record.partitionWatermark]);
+          // Partition 0 moves on first, then partition 1's next event arrives (10 s behind it, on time for partition 1).
+          if (record.value === '101') log.append('input', [{ key: null, value: Buffer.from('11'), partition: 1 }]);
+        }
+      },
+      onWatermark() {},
+      async drain() {
+        if (drained || seen.length < 2) return;
+        drained = true;
+        // Work in another thread holds the loop for 5 s of wall time, far beyond the idle timeout.
+        clockOffset += 5000;
+        log.append('input', [{ key: null, value: Buffer.from('101'), partition: 0 }]);
+      },
+    };
+    const stop = new AbortController();
+    const job = runStreamJob<string, Outputs>({
+      name: 'drain-pause',
+      consumer: await log.consumer({ groupId: 'grp', topics: ['input'] }),
+      inputTopic: 'input',
+      decode: async (records) => records.map((record) => ({ record, value: record.value.toString() })),
+      keyOf: () => 'k',
+      eventTimeOf: timeOf,
+      operators: [operator],
+      sinks: { signals: { name: 'signals', write: async () => {} }, other: { name: 'other', write: async () => {} } },
+      watermarks: { outOfOrdernessMs: 1000, idleTimeoutMs: 1000 },
+      // Polls are never full: a full one would mark every partition as not idle anyway (catching up).
+      poll: { maxRecords: 10, timeoutMs: 5 },
+      flush: { intervalMs: 10, urgent: [], urgentIntervalMs: 10 },
+      wallClock: () => Date.now() + clockOffset,
+      signal: stop.signal,
+    });
+    const deadline = Date.now() + 5000;
+    while (!seen.some(([value]) => value === '11') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop.abort();
+    await job;
+    expect(drained).toBe(true);
+    // Partition 1 did not go idle during the drain, so partition 0's 100 s never became its floor: its event at 11 s
+    // sees its own time (10 s − 1 s), not 100 s (it would be late).
+    expect(seen.find(([value]) => value === '11')).toEqual(['11', 9000]);
+  });
 });
