@@ -13,7 +13,7 @@ import { partitionOf } from '../../log/partitioner.ts';
 import { loadKeyFile, Pseudonymiser } from '../../privacy/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { parseEvent } from '../../schemas/events.ts';
-import { erasableTables } from '../../sinks/clickhouse/erasure.ts';
+import { rowsHeldFor } from '../support/erasure-rows.ts';
 import { requireEnvironment, runId, waitFor } from '../support/environment.ts';
 
 const MIN = 60_000;
@@ -42,15 +42,7 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
   };
   const rows = (sql: string) => runtime.clickhouse.rows<Record<string, unknown>>(sql.replaceAll('$db', database));
   const count = async (sql: string) => Number((await rows(sql))[0]!.n);
-  const rowsOf = async (id: string) => {
-    const found: Record<string, number> = {};
-    for (const table of erasableTables()) {
-      const columns = table.columns.filter((column) => column.name === 'customer_id' || column.name === 'anonymous_id').map((column) => `${column.name} = '${id}'`);
-      const n = await count(`SELECT count() AS n FROM $db.${table.name} WHERE ${columns.join(' OR ')}`);
-      if (n > 0) found[table.name] = n;
-    }
-    return found;
-  };
+  const rowsOf = (id: string) => rowsHeldFor(runtime.clickhouse, database, id);
   /** The compacted changelog's live entries (a tombstone, an empty value, drops the key) that belong to `id`, by store. */
   const stateOf = async (id: string) => {
     const changelog = changelogTopicOf(runtime.config.kafka.groupId);

@@ -15,7 +15,7 @@ import { changelogTopicOf } from '../../engine/changelog.ts';
 import { loadKeyFile, Pseudonymiser } from '../../privacy/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { parseEvent } from '../../schemas/events.ts';
-import { erasableTables } from '../../sinks/clickhouse/erasure.ts';
+import { rowsHeldFor } from '../support/erasure-rows.ts';
 import { requireEnvironment, runId, waitFor } from '../support/environment.ts';
 
 const MIN = 60_000;
@@ -54,15 +54,7 @@ describe.each(['Kafka and the ClickHouse 18.16 server', 'the embedded default (i
   };
   const rows = (sql: string) => runtime.clickhouse.rows<Record<string, unknown>>(sql.replaceAll('$db', database));
   const count = async (sql: string) => Number((await rows(sql))[0]!.n);
-  const customerRows = async (customer: string) => {
-    const found: Record<string, number> = {};
-    for (const table of erasableTables()) {
-      const columns = table.columns.filter((column) => column.name === 'customer_id' || column.name === 'anonymous_id').map((column) => `${column.name} = '${customer}'`);
-      const n = await count(`SELECT count() AS n FROM $db.${table.name} WHERE ${columns.join(' OR ')}`);
-      if (n > 0) found[table.name] = n;
-    }
-    return found;
-  };
+  const customerRows = (customer: string) => rowsHeldFor(runtime.clickhouse, database, customer);
 
   beforeAll(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'touchstream-erasure-live-'));

@@ -12,7 +12,7 @@ import { inputPublisher, openRuntime } from '../../app/runtime.ts';
 import { loadKeyFile, Pseudonymiser } from '../../privacy/index.ts';
 import type { CxEvent } from '../../schemas/events.ts';
 import { parseEvent } from '../../schemas/events.ts';
-import { erasableTables } from '../../sinks/clickhouse/erasure.ts';
+import { rowsHeldFor } from '../support/erasure-rows.ts';
 import { requireEnvironment, runId, waitFor } from '../support/environment.ts';
 import type { Worker, WorkerSettings } from '../support/workers.ts';
 import { startWorker, workerEnv } from '../support/workers.ts';
@@ -45,15 +45,7 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)('an erasure requested beside a wo
   const call = (suffix: string, customer: string, minute: number) => event(suffix, customer, minute, 'contact', { kind: 'call', reason: 'order' }, 'call_center');
   const rows = (sql: string) => runtime.clickhouse.rows<Record<string, unknown>>(sql.replaceAll('$db', database));
   const count = async (sql: string) => Number((await rows(sql))[0]!.n);
-  const customerRows = async (customer: string) => {
-    const found: Record<string, number> = {};
-    for (const table of erasableTables()) {
-      const columns = table.columns.filter((column) => column.name === 'customer_id' || column.name === 'anonymous_id').map((column) => `${column.name} = '${customer}'`);
-      const n = await count(`SELECT count() AS n FROM $db.${table.name} WHERE ${columns.join(' OR ')}`);
-      if (n > 0) found[table.name] = n;
-    }
-    return found;
-  };
+  const customerRows = (customer: string) => rowsHeldFor(runtime.clickhouse, database, customer);
   const logOf = (worker: Worker) => {
     const file = join(dataDir, `${worker.id}.log`);
     return existsSync(file) ? readFileSync(file, 'utf8') : '';
